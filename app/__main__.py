@@ -1,0 +1,44 @@
+"""`python -m app`: serve with uvicorn, configured from the settings.
+
+uvicorn handles SIGTERM (docker stop, ECS task stop): it stops accepting, lets in-flight
+requests finish for up to SHUTDOWN_TIMEOUT seconds, then runs the lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.config import get_settings
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,  # our structlog set-up owns logging
+        access_log=False,  # we write one access line per request ourselves
+        proxy_headers=True,
+        forwarded_allow_ips="*",  # behind the ALB; the task is not reachable otherwise
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        timeout_keep_alive=75,  # longer than the ALB's 60 s idle timeout
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

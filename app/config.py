@@ -1,0 +1,111 @@
+"""Settings, read once from the environment (and `.env`) behind a cached `get_settings()`."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app import __version__
+
+Environment = Literal["development", "test", "staging", "production"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    env: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # None picks by environment: console in development, JSON everywhere else.
+    log_format: Literal["json", "console"] | None = None
+
+    # Either a full URL, or the parts ECS injects from the RDS-generated secret.
+    database_url: SecretStr | None = None
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "app"
+    db_user: str = "app"
+    db_password: SecretStr | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Waiting for a pooled connection longer than this answers 503 instead of queueing.
+    db_pool_timeout: float = Field(default=2.0, gt=0)
+    db_connect_timeout: float = Field(default=3.0, gt=0)
+    db_statement_timeout: float = Field(default=10.0, gt=0)
+    ready_timeout: float = Field(default=2.0, gt=0)
+    retry_after_seconds: int = Field(default=5, ge=1)
+
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    shutdown_timeout: float = Field(default=20.0, ge=0)
+
+    app_version: str = __version__
+    git_sha: str = "unknown"
+    image_tag: str = "unknown"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> object:
+        """Accept `a,b` or a JSON array (`["a","b"]`, as Secrets Manager injects it)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError("API_KEYS looks like JSON but does not parse") from exc
+            if not isinstance(parsed, list) or not all(isinstance(k, str) for k in parsed):
+                raise ValueError("API_KEYS as JSON must be an array of strings")
+            keys = parsed
+        else:
+            keys = text.split(",")
+        return tuple(k.strip() for k in keys if k.strip())
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if self.env == "production" and not self.api_keys:
+            raise ValueError("API_KEYS must be set in production: writes would be impossible")
+        return self
+
+    @property
+    def is_json_logs(self) -> bool:
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return self.env != "development"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The async SQLAlchemy URL, whichever way the database was configured."""
+        if self.database_url is not None:
+            return normalize_database_url(self.database_url.get_secret_value())
+        if self.db_host:
+            password = self.db_password.get_secret_value() if self.db_password else ""
+            user = quote(self.db_user, safe="")
+            auth = f"{user}:{quote(password, safe='')}" if password else user
+            return f"postgresql+asyncpg://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
+        return "sqlite+aiosqlite:///./data/app.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the usual spellings onto the async drivers this service ships with."""
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,62 @@
+"""Probes: `/health` (liveness, touches nothing), `/ready` (a real DB round-trip), `/version`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.deps import EngineDep, SettingsDep
+from app.errors import PROBLEM_JSON, DatabaseUnavailable, is_database_unavailable
+
+router = APIRouter(tags=["health"])
+
+
+class Status(BaseModel):
+    status: str
+
+
+class Version(BaseModel):
+    version: str
+    git_sha: str
+    image_tag: str
+
+
+@router.get("/health", response_model=Status)
+async def health() -> dict[str, Any]:
+    """Liveness: the process answers. Never touches the database, so a DB outage does not get
+    healthy tasks killed and replaced."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    response_model=Status,
+    responses={503: {"description": "Database unreachable", "content": {PROBLEM_JSON: {}}}},
+)
+async def ready(engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    """Readiness: a `SELECT 1` round-trip within READY_TIMEOUT seconds."""
+    try:
+        async with asyncio.timeout(settings.ready_timeout):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if isinstance(exc, TimeoutError) or is_database_unavailable(exc):
+            raise DatabaseUnavailable(
+                f"Database check failed: {type(exc).__name__}",
+                retry_after=settings.retry_after_seconds,
+            ) from exc
+        raise
+    return {"status": "ready"}
+
+
+@router.get("/version", response_model=Version)
+async def version(settings: SettingsDep) -> dict[str, Any]:
+    return {
+        "version": settings.app_version,
+        "git_sha": settings.git_sha,
+        "image_tag": settings.image_tag,
+    }

@@ -1,0 +1,1 @@
+"""The items resource: schema, table, queries and routes."""

@@ -1,0 +1,126 @@
+"""`/items` routes. Rows are serialized straight to JSON bytes: the hot path skips re-validating
+what the database just returned, while `response_model` still documents the shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from sqlalchemy import Row
+
+from app.deps import ItemsDep, WriteAccess
+from app.errors import PROBLEM_JSON
+from app.items.etag import etag, matches_if_none_match, parse_if_match
+from app.items.repository import not_found
+from app.items.schemas import Item, ItemCreate, ItemPage, ItemPatch
+
+MAX_LIMIT = 100
+MAX_ID = 2**31 - 1  # PostgreSQL `integer`; larger ids cannot exist, so they are a 422.
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
+IfMatch = Annotated[
+    str | None,
+    Header(description='ETag(s) from a read, e.g. `"3"`; the write fails with 412 when stale.'),
+]
+
+_problem = {"content": {PROBLEM_JSON: {}}}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such item", **_problem},
+    503: {"description": "Database unavailable", **_problem},
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_READ_ERRORS,
+    401: {"description": "Missing or wrong API key", **_problem},
+    412: {"description": "If-Match does not match the current ETag", **_problem},
+    413: {"description": "Body too large", **_problem},
+}
+
+
+# Plain str keys: the row's own keys are `quoted_name` (a str subclass orjson refuses).
+_FIELDS = tuple(Item.model_fields)
+
+
+def _as_dict(row: Row[Any]) -> dict[str, Any]:
+    return dict(zip(_FIELDS, row, strict=True))
+
+
+def _item_response(row: Row[Any], status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        orjson.dumps(_as_dict(row)),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": etag(row.version), **headers},
+    )
+
+
+@router.get("", response_model=ItemPage, responses={503: _READ_ERRORS[503]})
+async def list_items(
+    repository: ItemsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Response:
+    """Items in id order, `limit` at a time, with the total count."""
+    rows, total = await repository.page(limit, offset)
+    body = {"items": [_as_dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/{item_id}", response_model=Item, responses={**_READ_ERRORS, 304: {}})
+async def get_item(
+    item_id: ItemId,
+    repository: ItemsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    row = await repository.get(item_id)
+    if row is None:
+        raise not_found(item_id)
+    if matches_if_none_match(if_none_match, row.version):
+        return Response(status_code=304, headers={"ETag": etag(row.version)})
+    return _item_response(row)
+
+
+@router.post(
+    "",
+    response_model=Item,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WriteAccess],
+    responses=_WRITE_ERRORS,
+)
+async def create_item(body: ItemCreate, repository: ItemsDep, request: Request) -> Response:
+    row = await repository.create(body.model_dump())
+    location = str(request.url_for("get_item", item_id=row.id).path)
+    return _item_response(row, 201, Location=location)
+
+
+@router.put("/{item_id}", response_model=Item, dependencies=[WriteAccess], responses=_WRITE_ERRORS)
+async def replace_item(
+    item_id: ItemId, body: ItemCreate, repository: ItemsDep, if_match: IfMatch = None
+) -> Response:
+    """Full replacement: an omitted `description` goes back to its default."""
+    row = await repository.update(item_id, body.model_dump(), parse_if_match(if_match))
+    return _item_response(row)
+
+
+@router.patch("/{item_id}", response_model=Item, dependencies=[WriteAccess], responses=_WRITE_ERRORS)
+async def update_item(
+    item_id: ItemId, body: ItemPatch, repository: ItemsDep, if_match: IfMatch = None
+) -> Response:
+    """Partial update: only the fields sent change (the version bumps even if none are sent)."""
+    row = await repository.update(
+        item_id, body.model_dump(exclude_unset=True), parse_if_match(if_match)
+    )
+    return _item_response(row)
+
+
+@router.delete(
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WriteAccess],
+    responses=_WRITE_ERRORS,
+)
+async def delete_item(item_id: ItemId, repository: ItemsDep, if_match: IfMatch = None) -> Response:
+    await repository.delete(item_id, parse_if_match(if_match))
+    return Response(status_code=204)

@@ -1,0 +1,68 @@
+"""The application factory. Nothing here runs at import time: `create_app()` builds the app,
+the lifespan builds (and disposes of) the database engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from app import health
+from app.config import Settings, get_settings
+from app.db import create_engine
+from app.errors import install_error_handlers
+from app.items.repository import ItemRepository
+from app.items.router import router as items_router
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.observability.logging import configure_logging
+from app.observability.metrics import Metrics
+from app.observability.metrics import router as metrics_router
+
+log = structlog.get_logger("app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    app.state.engine = engine
+    app.state.items = ItemRepository(engine)
+    url = make_url(settings.sqlalchemy_url)
+    log.info(
+        "startup",
+        env=settings.env,
+        version=settings.app_version,
+        git_sha=settings.git_sha,
+        database=url.render_as_string(hide_password=True),
+        api_keys=len(settings.api_keys),
+    )
+    try:
+        yield
+    finally:
+        # Runs after uvicorn has drained in-flight requests on SIGTERM.
+        await engine.dispose()
+        log.info("shutdown")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.is_json_logs)
+    app = FastAPI(
+        title="Auto-Pipe items API",
+        version=settings.app_version,
+        description="CRUD for items. Reads are public; writes need an API key.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = tuple(k.get_secret_value().encode() for k in settings.api_keys)
+    app.state.metrics = metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(items_router)
+    app.include_router(metrics_router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost
+    return app

@@ -1,0 +1,125 @@
+"""A throwaway PostgreSQL cluster on loopback, owned by the test run (or a benchmark).
+
+Uses the server binaries of the Debian `postgresql` package. initdb refuses to run as root, so
+when we are root the cluster runs as the `postgres` system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+def find_bindir() -> Path:
+    explicit = os.environ.get("PG_BINDIR")
+    candidates = [explicit] if explicit else sorted(glob.glob("/usr/lib/postgresql/*/bin"))[::-1]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries not found (apt-get install postgresql, or set PG_BINDIR)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PostgresServer:
+    def __init__(self, *, port: int | None = None, settings: dict[str, str] | None = None):
+        self.bindir = find_bindir()
+        self.port = port or free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="autopipe-pg-"))
+        self.datadir = self.root / "data"
+        self.logfile = self.root / "server.log"
+        self.settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": str(self.root),
+            "fsync": "off",  # a throwaway cluster: durability buys nothing here
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+            **(settings or {}),
+        }
+        self._user = "postgres" if os.geteuid() == 0 else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def init(self) -> PostgresServer:
+        if self._user:
+            info = pwd.getpwnam(self._user)
+            os.chown(self.root, info.pw_uid, info.pw_gid)
+        self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        return self
+
+    def start(self) -> None:
+        options = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
+        self._run(
+            "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options, "-w",
+            "-t", "30", "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- use -------------------------------------------------------------------------------
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = self._run(
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+        )
+        return result.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def wait_until_accepting(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=1
+            ):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"PostgreSQL on port {self.port} did not start")
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bindir / tool), *args]
+        if self._user:
+            command = ["runuser", "-u", self._user, "--", *command]
+        try:
+            return subprocess.run(
+                command, check=True, capture_output=True, text=True, timeout=60, cwd=self.root
+            )
+        except subprocess.CalledProcessError as exc:
+            log = self.logfile.read_text() if self.logfile.exists() else ""
+            raise RuntimeError(
+                f"{tool} failed ({exc.returncode}): {exc.stderr.strip()}\n{log[-2000:]}"
+            ) from exc
