@@ -16,7 +16,9 @@ Environment = Literal["development", "test", "staging", "production"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     env: Environment = "development"
     host: str = "127.0.0.1"

@@ -1,0 +1,120 @@
+"""The service as a real uvicorn process: real HTTP, JSON logs on stdout, SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, AUTH, PG_DATABASE, make_settings
+from tests.support.live import LiveServer
+from tests.support.pg import PostgresServer
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def live(database_url: str) -> Iterator[LiveServer]:
+    with LiveServer({"DATABASE_URL": database_url, "API_KEYS": API_KEY}) as server:
+        yield server
+
+
+def test_access_log_is_one_json_line_per_request(live: LiveServer) -> None:
+    created = httpx.post(f"{live.url}/items", json={"name": "logged"}, headers=AUTH)
+    item_url = f"{live.url}/items/{created.json()['id']}"
+    read = httpx.get(item_url, headers={"X-Request-ID": "trace-me-42"})
+    assert read.headers["x-request-id"] == "trace-me-42"
+    time.sleep(0.2)
+    lines = live.json_lines()
+    access = [line for line in lines if line.get("event") == "request"]
+    mine = [line for line in access if line.get("request_id") == "trace-me-42"]
+    assert len(mine) == 1
+    line = mine[0]
+    assert line["method"] == "GET"
+    assert line["route"] == "/items/{item_id}"
+    assert line["path"] == f"/items/{created.json()['id']}"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+    post = [line for line in access if line["method"] == "POST"]
+    assert post[0]["status"] == 201
+    assert len(post[0]["request_id"]) == 32
+    # uvicorn's own loggers come out as JSON too, never as plain text.
+    assert any(line.get("logger") == "uvicorn.error" for line in lines)
+    plain = [ln for ln in live.output.splitlines() if ln.strip() and not ln.startswith("{")]
+    assert plain == []
+
+
+def test_console_logs_in_development(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url, "API_KEYS": API_KEY, "ENV": "development"}
+    env["LOG_FORMAT"] = ""
+    with LiveServer(env) as server:
+        httpx.get(f"{server.url}/health")
+        time.sleep(0.2)
+        output = server.output
+    assert "request" in output
+    assert not any(line.startswith("{") for line in output.splitlines())
+
+
+@pytest.mark.postgres
+def test_sigterm_drains_in_flight_requests(pg_server: PostgresServer, pg_url: str) -> None:
+    """Requests blocked in the database when SIGTERM arrives still complete with 200."""
+    pg_server.psql("TRUNCATE items RESTART IDENTITY", PG_DATABASE)
+    server = LiveServer({"DATABASE_URL": pg_url, "API_KEYS": API_KEY}).start()
+    locker: subprocess.Popen[bytes] | None = None
+    try:
+        httpx.post(f"{server.url}/items", json={"name": "x"}, headers=AUTH).raise_for_status()
+        # Hold a lock that makes every read wait ~1.5 s inside PostgreSQL.
+        locker = subprocess.Popen(
+            [
+                str(pg_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg_server.port),
+                "-U", "postgres", "-d", PG_DATABASE, "-c",
+                "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)
+
+        async def in_flight() -> list[int]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+                tasks = [asyncio.create_task(client.get("/items/1")) for _ in range(20)]
+                await asyncio.sleep(0.3)  # all 20 are inside the server, waiting on the lock
+                server.terminate()
+                responses = await asyncio.gather(*tasks, return_exceptions=True)
+            return [r.status_code if isinstance(r, httpx.Response) else -1 for r in responses]
+
+        statuses = asyncio.run(in_flight())
+        assert statuses == [200] * 20
+        # uvicorn re-raises the signal once it has drained, so the exit status says SIGTERM.
+        assert server.wait(timeout=20) == -signal.SIGTERM
+        events = [line.get("event") for line in server.json_lines()]
+        assert "shutdown" in events  # the lifespan closed the pool after the drain
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/health", timeout=1)
+    finally:
+        server.stop()
+        if locker is not None:
+            locker.wait(timeout=10)
+
+
+def test_settings_reach_the_process(database_url: str) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "API_KEYS": '["first-key", "second-key"]',
+        "GIT_SHA": "cafe123",
+        "IMAGE_TAG": "sha-cafe123",
+    }
+    with LiveServer(env) as server:
+        assert httpx.get(f"{server.url}/version").json()["git_sha"] == "cafe123"
+        for key in ("first-key", "second-key"):
+            response = httpx.post(
+                f"{server.url}/items", json={"name": key}, headers={"X-API-Key": key}
+            )
+            assert response.status_code == 201
+    assert make_settings().env == "test"

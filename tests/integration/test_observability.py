@@ -1,0 +1,62 @@
+"""Request ids and RED metrics, per route template."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.conftest import AUTH
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/health", headers={"X-Request-ID": "abc-123.def:4"})
+    assert echoed.headers["x-request-id"] == "abc-123.def:4"
+    generated = await client.get("/health")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    assert generated.headers["x-request-id"] != (await client.get("/health")).headers[
+        "x-request-id"
+    ]
+
+
+@pytest.mark.parametrize("unsafe", ["has space", "x" * 129, "new\u00e9line"])
+async def test_unsafe_request_ids_are_replaced(client: httpx.AsyncClient, unsafe: str) -> None:
+    response = await client.get("/health", headers={"X-Request-ID": unsafe.encode("latin-1")})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    rendered = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}{{{rendered}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{{{rendered}}} in\n{metrics}")
+
+
+async def test_red_metrics_per_route_template(client: httpx.AsyncClient) -> None:
+    created = await client.post("/items", json={"name": "m"}, headers=AUTH)
+    item_id = created.json()["id"]
+    for _ in range(3):
+        await client.get(f"/items/{item_id}")
+    await client.get("/items/999999")
+    await client.get("/no/such/route")
+    await client.post("/items", json={"name": "m"})  # 401
+
+    text = (await client.get("/metrics")).text
+    item = "/items/{item_id}"
+    assert _sample(text, "http_requests_total", method="GET", route=item, status="200") == 3
+    assert _sample(text, "http_requests_total", method="GET", route=item, status="404") == 1
+    assert _sample(text, "http_requests_total", method="POST", route="/items", status="201") == 1
+    assert _sample(text, "http_requests_total", method="POST", route="/items", status="401") == 1
+    assert (
+        _sample(text, "http_requests_total", method="GET", route="<unmatched>", status="404") == 1
+    )
+    assert _sample(text, "http_request_duration_seconds_count", method="GET", route=item) == 4
+    assert _sample(text, "http_request_duration_seconds_sum", method="GET", route=item) > 0
+    # Ids never become label values: cardinality stays bounded.
+    assert f"/items/{item_id}\"" not in text
+    # The scrape itself is in flight while it renders.
+    assert "http_requests_in_flight 1.0" in text
