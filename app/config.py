@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
-    shutdown_timeout: float = Field(default=20.0, ge=0)
+    shutdown_timeout: int = Field(default=20, ge=0)
 
     app_version: str = __version__
     git_sha: str = "unknown"

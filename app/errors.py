@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import sqlalchemy.exc
@@ -111,14 +111,12 @@ def problem_response(
 
 
 async def _app_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return problem_response(
-        request, exc.status, exc.detail, title=exc.title, headers=exc.headers
-    )
+    exc = cast(AppError, exc)
+    return problem_response(request, exc.status, exc.detail, title=exc.title, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = cast(StarletteHTTPException, exc)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
     if exc.status_code == 404 and detail is None:
         detail = f"No route matches {request.url.path}"
@@ -132,7 +130,7 @@ def _jsonable_error(error: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)
     errors = [_jsonable_error(e) for e in exc.errors()]
     return problem_response(
         request,

@@ -34,7 +34,7 @@ def make_settings(**overrides: Any) -> Settings:
         "log_format": "json",
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def migrate(url: str) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn, TypeAlias
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import NotFound, PreconditionFailed
 from app.items.models import items
+
+# A row of the six item columns (SQLAlchemy 2.1 rows are variadic generics).
+ItemRow: TypeAlias = Row[*tuple[Any, ...]]
 
 _COLUMNS = (
     items.c.id,
@@ -21,6 +24,7 @@ _COLUMNS = (
     items.c.version,
 )
 
+
 def not_found(item_id: int) -> NotFound:
     return NotFound(f"Item {item_id} does not exist.")
 
@@ -29,12 +33,12 @@ class ItemRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def get(self, item_id: int) -> Row[Any] | None:
+    async def get(self, item_id: int) -> ItemRow | None:
         async with self._engine.connect() as conn:
             result = await conn.execute(select(*_COLUMNS).where(items.c.id == item_id))
             return result.first()
 
-    async def page(self, limit: int, offset: int) -> tuple[Sequence[Row[Any]], int]:
+    async def page(self, limit: int, offset: int) -> tuple[Sequence[ItemRow], int]:
         async with self._engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(items))).scalar_one()
             rows = (
@@ -44,7 +48,7 @@ class ItemRepository:
             ).all()
         return rows, total
 
-    async def create(self, values: dict[str, Any]) -> Row[Any]:
+    async def create(self, values: dict[str, Any]) -> ItemRow:
         now = datetime.now(UTC)
         stmt = (
             items.insert()
@@ -56,7 +60,7 @@ class ItemRepository:
 
     async def update(
         self, item_id: int, values: dict[str, Any], if_match: frozenset[int] | None
-    ) -> Row[Any]:
+    ) -> ItemRow:
         """Apply `values` and bump the version; `if_match` holds the acceptable versions."""
         stmt = (
             items.update()
@@ -70,7 +74,6 @@ class ItemRepository:
             row = (await conn.execute(stmt)).first()
             if row is None:
                 await self._raise_missing_or_stale(conn, item_id)
-            assert row is not None
             return row
 
     async def delete(self, item_id: int, if_match: frozenset[int] | None) -> None:
@@ -82,7 +85,7 @@ class ItemRepository:
                 await self._raise_missing_or_stale(conn, item_id)
 
     @staticmethod
-    async def _raise_missing_or_stale(conn: AsyncConnection, item_id: int) -> None:
+    async def _raise_missing_or_stale(conn: AsyncConnection, item_id: int) -> NoReturn:
         current = await conn.scalar(select(items.c.version).where(items.c.id == item_id))
         if current is None:
             raise not_found(item_id)

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from sqlalchemy import Row
 
 from app.deps import ItemsDep, WriteAccess
 from app.errors import PROBLEM_JSON
 from app.items.etag import etag, matches_if_none_match, parse_if_match
-from app.items.repository import not_found
+from app.items.repository import ItemRow, not_found
 from app.items.schemas import Item, ItemCreate, ItemPage, ItemPatch
 
 MAX_LIMIT = 100
@@ -26,7 +25,7 @@ IfMatch = Annotated[
     Header(description='ETag(s) from a read, e.g. `"3"`; the write fails with 412 when stale.'),
 ]
 
-_problem = {"content": {PROBLEM_JSON: {}}}
+_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item", **_problem},
     503: {"description": "Database unavailable", **_problem},
@@ -43,11 +42,11 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 _FIELDS = tuple(Item.model_fields)
 
 
-def _as_dict(row: Row[Any]) -> dict[str, Any]:
+def _as_dict(row: ItemRow) -> dict[str, Any]:
     return dict(zip(_FIELDS, row, strict=True))
 
 
-def _item_response(row: Row[Any], status_code: int = 200, **headers: str) -> Response:
+def _item_response(row: ItemRow, status_code: int = 200, **headers: str) -> Response:
     return Response(
         orjson.dumps(_as_dict(row)),
         status_code=status_code,
@@ -104,7 +103,9 @@ async def replace_item(
     return _item_response(row)
 
 
-@router.patch("/{item_id}", response_model=Item, dependencies=[WriteAccess], responses=_WRITE_ERRORS)
+@router.patch(
+    "/{item_id}", response_model=Item, dependencies=[WriteAccess], responses=_WRITE_ERRORS
+)
 async def update_item(
     item_id: ItemId, body: ItemPatch, repository: ItemsDep, if_match: IfMatch = None
 ) -> Response:

@@ -27,7 +27,9 @@ async def test_create_then_read(client: httpx.AsyncClient) -> None:
     assert created.headers["location"] == f"/items/{item['id']}"
     assert created.headers["etag"] == '"1"'
     created_at = datetime.fromisoformat(item["created_at"])
-    assert created_at.utcoffset() is not None and created_at.utcoffset().total_seconds() == 0
+    offset = created_at.utcoffset()
+    assert offset is not None
+    assert offset.total_seconds() == 0
     assert item["updated_at"] == item["created_at"]
 
     read = await client.get(created.headers["location"])
@@ -57,11 +59,13 @@ async def test_patch_changes_only_what_is_sent(client: httpx.AsyncClient) -> Non
     assert patched.json()["description"] == "keep me"
     assert patched.json()["name"] == "renamed"
     assert patched.json()["version"] == 2
-    again = await client.patch(
-        f"/items/{item['id']}", json={"description": "new"}, headers=AUTH
-    )
-    assert again.json() == {**patched.json(), "description": "new", "version": 3,
-                            "updated_at": again.json()["updated_at"]}
+    again = await client.patch(f"/items/{item['id']}", json={"description": "new"}, headers=AUTH)
+    assert again.json() == {
+        **patched.json(),
+        "description": "new",
+        "version": 3,
+        "updated_at": again.json()["updated_at"],
+    }
 
 
 async def test_delete_then_gone(client: httpx.AsyncClient) -> None:

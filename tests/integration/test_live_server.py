@@ -73,8 +73,16 @@ def test_sigterm_drains_in_flight_requests(pg_server: PostgresServer, pg_url: st
         # Hold a lock that makes every read wait ~1.5 s inside PostgreSQL.
         locker = subprocess.Popen(
             [
-                str(pg_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg_server.port),
-                "-U", "postgres", "-d", PG_DATABASE, "-c",
+                str(pg_server.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(pg_server.port),
+                "-U",
+                "postgres",
+                "-d",
+                PG_DATABASE,
+                "-c",
                 "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;",
             ],
             stdout=subprocess.DEVNULL,

@@ -32,7 +32,12 @@ def run_migrate(url: str, *args: str, timeout: float = 60) -> subprocess.Complet
     env = {**os.environ, "DATABASE_URL": url, "LOG_FORMAT": "json"}
     return subprocess.run(
         [sys.executable, "-m", "app.migrate", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -84,7 +89,11 @@ def test_migrate_waits_for_the_database(scratch_pg: PostgresServer, tmp_path: Pa
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.migrate", "--attempts", "60", "--delay", "0.2"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             deadline = time.monotonic() + 30
@@ -111,13 +120,20 @@ def test_migrate_rejects_bad_settings() -> None:
     env = {**os.environ, "DB_POOL_SIZE": "zero"}
     result = subprocess.run(
         [sys.executable, "-m", "app.migrate"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: invalid settings")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_models_match_migrations_and_downgrade_works(
     backend: str, request: pytest.FixtureRequest, tmp_path: object
 ) -> None:

@@ -17,9 +17,9 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
     assert echoed.headers["x-request-id"] == "abc-123.def:4"
     generated = await client.get("/health")
     assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
-    assert generated.headers["x-request-id"] != (await client.get("/health")).headers[
-        "x-request-id"
-    ]
+    assert (
+        generated.headers["x-request-id"] != (await client.get("/health")).headers["x-request-id"]
+    )
 
 
 @pytest.mark.parametrize("unsafe", ["has space", "x" * 129, "new\u00e9line"])
@@ -57,6 +57,6 @@ async def test_red_metrics_per_route_template(client: httpx.AsyncClient) -> None
     assert _sample(text, "http_request_duration_seconds_count", method="GET", route=item) == 4
     assert _sample(text, "http_request_duration_seconds_sum", method="GET", route=item) > 0
     # Ids never become label values: cardinality stays bounded.
-    assert f"/items/{item_id}\"" not in text
+    assert f'/items/{item_id}"' not in text
     # The scrape itself is in flight while it renders.
     assert "http_requests_in_flight 1.0" in text

@@ -29,7 +29,11 @@ def test_make_run_serves_the_api_it_prints(tmp_path: Path) -> None:
     with log.open("w") as out:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 120

@@ -72,8 +72,17 @@ class PostgresServer:
     def start(self) -> None:
         options = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options, "-w",
-            "-t", "30", "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -90,8 +99,20 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = self._run(
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-            "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql,
         )
         return result.stdout.strip()
 
@@ -103,8 +124,9 @@ class PostgresServer:
     def wait_until_accepting(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
             ):
                 return
             time.sleep(0.1)

@@ -21,9 +21,7 @@ def upgrade() -> None:
         "items",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(100), nullable=False),
-        sa.Column(
-            "description", sa.String(1000), nullable=False, server_default="A sample item"
-        ),
+        sa.Column("description", sa.String(1000), nullable=False, server_default="A sample item"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
