@@ -57,8 +57,8 @@ ENV PATH=/opt/venv/bin:${PATH} \
     GIT_SHA=${GIT_SHA} \
     IMAGE_TAG=${IMAGE_TAG}
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /src/app /srv/app/app
-WORKDIR /srv/app
+COPY --from=build /src/app /app/app
+WORKDIR /app
 USER 10001:10001
 # Not 80: a non-root process cannot bind below 1024 without a capability.
 EXPOSE 8080

@@ -7,6 +7,7 @@ requests finish for up to SHUTDOWN_TIMEOUT seconds, then runs the lifespan shutd
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
@@ -28,7 +29,9 @@ def main() -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
+        workers=None if settings.reload else settings.workers,
+        reload=settings.reload,
+        reload_dirs=[str(Path(__file__).parent)] if settings.reload else None,
         log_config=None,  # our structlog set-up owns logging
         access_log=False,  # we write one access line per request ourselves
         proxy_headers=True,

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Development only: restart on code changes (ignores WORKERS).
+    reload: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # None picks by environment: console in development, JSON everywhere else.
     log_format: Literal["json", "console"] | None = None

@@ -1,0 +1,61 @@
+"""Fixtures for the container tests: a real Docker engine, the base image, the service image."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import IN_CI, migrate
+from tests.support import docker as d
+from tests.support.pg import PostgresServer
+
+TEST_IMAGE = "auto-pipe-api:test"
+TEST_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    try:
+        d.ensure_engine()
+    except d.DockerUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"CI must run the container tests: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def base_image(engine: None) -> str:
+    """PYTHON_IMAGE if given, else the offline stand-in (`make base-image`)."""
+    image = os.environ.get("PYTHON_IMAGE", d.LOCAL_BASE)
+    if not d.image_exists(image):
+        message = f"base image {image} is not available locally (run `make base-image`)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return image
+
+
+@pytest.fixture(scope="session")
+def app_image(base_image: str) -> str:
+    d.build(
+        TEST_IMAGE, d.ROOT, PYTHON_IMAGE=base_image, GIT_SHA=TEST_SHA, IMAGE_TAG="test", VERSION="0.1.0"
+    )
+    return TEST_IMAGE
+
+
+@pytest.fixture
+def container_name() -> Iterator[str]:
+    name = f"autopipe-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    d.remove(name)
+
+
+@pytest.fixture
+def container_db(pg_server: PostgresServer) -> str:
+    """A fresh, migrated database; the URL as the container (on the host network) sees it."""
+    url = pg_server.create_database(f"c_{uuid.uuid4().hex[:8]}")
+    migrate(url)
+    return url.replace("+asyncpg", "")
