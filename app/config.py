@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         text = value.strip()
+        if text.startswith("{"):
+            # What ECS injects when the secret reference lacks its JSON key (`...:API_KEYS::`).
+            raise ValueError(
+                "API_KEYS is a JSON object; give a comma-separated list or a JSON array "
+                "(reference the secret's key, e.g. arn:...:secret:name:API_KEYS::)"
+            )
         if text.startswith("["):
             try:
                 parsed = json.loads(text)

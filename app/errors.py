@@ -15,6 +15,7 @@ here too, so every error a client sees has the same shape and none carries a sta
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
@@ -26,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("app.errors")
@@ -118,9 +120,32 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail is None:
         detail = f"No route matches {request.url.path}"
-    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+    elif exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.url.path) or headers.get("Allow", "")
+        headers["Allow"] = allowed
+        detail = f"{request.method} is not allowed here; allowed: {allowed}."
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> str | None:
+    """Every method any route offers for `path` (FastAPI has one route per method, and the
+    router's own 405 names only the first route that matched the path)."""
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for template, operations in app.openapi()["paths"].items():
+            verbs = {m.upper() for m in operations}
+            if "GET" in verbs:
+                verbs.add("HEAD")
+            table.append((compile_path(template)[0], ", ".join(sorted(verbs))))
+        app.state.allow_table = table
+    for pattern, allowed in table:
+        if pattern.match(path):
+            return allowed
+    return None
 
 
 def _jsonable_error(error: Mapping[str, Any]) -> dict[str, Any]:

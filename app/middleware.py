@@ -15,6 +15,7 @@ from app.observability.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 access_log = structlog.get_logger("app.access")
+error_log = structlog.get_logger("app.errors")
 
 
 class RequestContextMiddleware:
@@ -33,10 +34,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
@@ -45,6 +48,14 @@ class RequestContextMiddleware:
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:
+                raise  # too late for a response of our own; the server closes the connection
+            # Answer here rather than in Starlette's outer error middleware, so the 500 carries
+            # the request id header and is counted and logged like every other response.
+            error_log.error("unhandled_exception", exc_info=exc)
+            response = problem_response(Request(scope), 500, "An unexpected error occurred.")
+            await response(scope, receive, send_with_id)
         finally:
             self.metrics.in_flight.dec()
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# Versions are stored as a 32-bit integer; an entity tag is exactly the ASCII digits of one.
+_STRONG_TAG = re.compile(r'"(0|[1-9][0-9]{0,9})"')
+_MAX_VERSION = 2**31 - 1
+
 
 def etag(version: int) -> str:
     return f'"{version}"'
@@ -18,9 +24,9 @@ def parse_if_match(header: str | None) -> frozenset[int] | None:
         return None
     versions: set[int] = set()
     for raw in header.split(","):
-        tag = raw.strip()
-        if len(tag) >= 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
-            versions.add(int(tag[1:-1]))
+        match = _STRONG_TAG.fullmatch(raw.strip())
+        if match and int(match.group(1)) <= _MAX_VERSION:
+            versions.add(int(match.group(1)))
     return frozenset(versions)
 
 

@@ -34,7 +34,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     ]
     if json:
         renderer: Processor = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
-        exceptions: list[Processor] = [structlog.processors.dict_tracebacks]
+        # Never local variables: a crashing frame may hold a request body, a key or a password.
+        exceptions: list[Processor] = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
         exceptions = []

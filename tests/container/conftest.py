@@ -41,7 +41,12 @@ def base_image(engine: None) -> str:
 @pytest.fixture(scope="session")
 def app_image(base_image: str) -> str:
     d.build(
-        TEST_IMAGE, d.ROOT, PYTHON_IMAGE=base_image, GIT_SHA=TEST_SHA, IMAGE_TAG="test", VERSION="0.1.0"
+        TEST_IMAGE,
+        d.ROOT,
+        PYTHON_IMAGE=base_image,
+        GIT_SHA=TEST_SHA,
+        IMAGE_TAG="test",
+        VERSION="0.1.0",
     )
     return TEST_IMAGE
 

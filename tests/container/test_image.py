@@ -40,7 +40,9 @@ def test_image_carries_runtime_dependencies_only(app_image: str) -> None:
         "print(sorted(m for m in ('pytest', 'mypy', 'ruff', 'httpx', 'watchfiles', 'fastapi', "
         "'asyncpg', 'aiosqlite', 'uvloop') if u.find_spec(m)))"
     )
-    result = d.docker("run", "--rm", "--pull", "never", "--network", "none", app_image, "python", "-c", script)
+    result = d.docker(
+        "run", "--rm", "--pull", "never", "--network", "none", app_image, "python", "-c", script
+    )
     assert result.stdout.strip() == "['aiosqlite', 'asyncpg', 'fastapi', 'uvloop']"
 
 

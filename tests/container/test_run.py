@@ -19,11 +19,14 @@ pytestmark = [pytest.mark.container, pytest.mark.postgres]
 
 def start_fargate_sized(image: str, name: str, database_url: str) -> str:
     port = free_port()
-    env = {"HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": database_url, "API_KEYS": API_KEY}
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": database_url,
+        "API_KEYS": API_KEY,
+    }
     # Same health command as the image; checked every second so the test does not wait 10 s.
-    d.run_detached(
-        image, name=name, env=env, extra=[*d.FARGATE_LIMITS, "--health-interval", "1s"]
-    )
+    d.run_detached(image, name=name, env=env, extra=[*d.FARGATE_LIMITS, "--health-interval", "1s"])
     d.wait_healthy(name)
     return f"http://127.0.0.1:{port}"
 
@@ -78,7 +81,9 @@ def test_docker_stop_drains_in_flight_requests(
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 blocked = [asyncio.create_task(client.get("/items/1")) for _ in range(20)]
                 await asyncio.sleep(0.5)
-                stop = asyncio.create_task(asyncio.to_thread(d.docker, "stop", "-t", "30", container_name))
+                stop = asyncio.create_task(
+                    asyncio.to_thread(d.docker, "stop", "-t", "30", container_name)
+                )
                 results = await asyncio.gather(*blocked, return_exceptions=True)
                 await stop
             statuses = [r.status_code if isinstance(r, httpx.Response) else -1 for r in results]

@@ -24,7 +24,9 @@ class DockerUnavailable(RuntimeError):
     """No Docker engine answering on this machine."""
 
 
-def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def docker(
+    *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
     )
@@ -53,7 +55,12 @@ def build(tag: str, context: Path, **build_args: str) -> None:
         args += ["--build-arg", f"{key}={value}"]
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the classic builder: no BuildKit here
     result = subprocess.run(
-        ["docker", *args, str(context)], capture_output=True, text=True, timeout=900, env=env
+        ["docker", *args, str(context)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"docker build {tag} failed:\n{result.stdout}\n{result.stderr}")
