@@ -1,4 +1,8 @@
-"""The database engine: one bounded pool per process, built in the lifespan, never at import."""
+"""Storage set-up: one bounded pool per process, built in the lifespan, never at import.
+
+PostgreSQL is served by the asyncpg store (the hot path, no ORM layer in between); everything
+else, SQLite by default, by the SQLAlchemy store. Migrations always go through SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
+from app.items.pg_repository import AsyncpgItems
+from app.items.repository import SqlAlchemyItems
+from app.items.store import ItemStore
 
 
 def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
@@ -45,3 +52,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+async def open_store(settings: Settings, url: str | None = None) -> ItemStore:
+    sa_url = url or settings.sqlalchemy_url
+    if make_url(sa_url).get_backend_name() == "postgresql":
+        return await AsyncpgItems.connect(settings, sa_url)
+    return SqlAlchemyItems(create_engine(settings, sa_url))

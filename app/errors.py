@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
+import asyncpg
 import orjson
 import sqlalchemy.exc
 import structlog
@@ -73,8 +74,21 @@ class DatabaseUnavailable(ServiceUnavailable):
     pass
 
 
+# asyncpg's "cannot answer now" classes: connection (08), resources (53: too many connections),
+# operator intervention (57: shutdown, cannot connect now, statement timeout), and the client-side
+# interface errors (closed connection, pool closing).
+_ASYNCPG_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """True for failures that mean "the database cannot answer now", not "bad statement"."""
+    if isinstance(exc, _ASYNCPG_UNAVAILABLE):
+        return True
     if isinstance(exc, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.OperationalError):
         return True
     if isinstance(exc, sqlalchemy.exc.InterfaceError):
@@ -188,6 +202,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlalchemy.exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from app.deps import EngineDep, SettingsDep
+from app.deps import ItemsDep, SettingsDep
 from app.errors import PROBLEM_JSON, DatabaseUnavailable, is_database_unavailable
 
 router = APIRouter(tags=["health"])
@@ -37,12 +36,11 @@ async def health() -> dict[str, Any]:
     response_model=Status,
     responses={503: {"description": "Database unreachable", "content": {PROBLEM_JSON: {}}}},
 )
-async def ready(engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+async def ready(store: ItemsDep, settings: SettingsDep) -> dict[str, Any]:
     """Readiness: a `SELECT 1` round-trip within READY_TIMEOUT seconds."""
     try:
         async with asyncio.timeout(settings.ready_timeout):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await store.ping()
     except Exception as exc:
         if isinstance(exc, TimeoutError) or is_database_unavailable(exc):
             raise DatabaseUnavailable(

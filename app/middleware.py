@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
+from app.observability.logging import AccessLog, request_id_var
 from app.observability.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-access_log = structlog.get_logger("app.access")
 error_log = structlog.get_logger("app.errors")
 
 
 class RequestContextMiddleware:
     """Request id (honoured or generated, echoed back), one access line, RED metrics."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         status = 500
@@ -44,7 +45,7 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = request_id_var.set(request_id)
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
@@ -61,15 +62,15 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             elapsed = time.perf_counter() - start
             self.metrics.observe(scope["method"], route, status, elapsed)
-            access_log.info(
-                "request",
+            self.access_log(
                 method=scope["method"],
                 path=scope["path"],
                 route=route,
                 status=status,
                 duration_ms=round(elapsed * 1000, 3),
+                request_id=request_id,
             )
-            structlog.contextvars.reset_contextvars(**tokens)
+            request_id_var.reset(token)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

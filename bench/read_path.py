@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 from bench.bare_app import SEEDED_AT, SEEDED_DESCRIPTION
 from bench.report import Measurement, Summary, markdown, verdict, write_json
-from bench.services import ROOT, Server, ServiceError, cpu_busy_ticks, http_get, postgres
+from bench.services import ROOT, Server, ServiceError, busy_share, core_ticks, http_get, postgres
 from bench.wrk import RANDOM_IDS_SCRIPT, WrkError, run_wrk, wrk_command
 from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
 
@@ -83,11 +83,11 @@ def preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
-def app_env(database_url: str, port: int) -> dict[str, str]:
+def app_env(database_url: str, port: int | None = None) -> dict[str, str]:
     """The production configuration, JSON logs and one access line per request included.
     DB_POOL_SIZE and friends pass through from the caller's environment."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("API_KEYS", "DATABASE"))}
-    return {
+    env = {
         **inherited,
         "ENV": "production",
         "LOG_FORMAT": "json",
@@ -95,10 +95,12 @@ def app_env(database_url: str, port: int) -> dict[str, str]:
         "API_KEYS": API_KEY,
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         "WORKERS": "1",
         "SHUTDOWN_TIMEOUT": "5",
     }
+    if port is not None:
+        env["PORT"] = str(port)
+    return env
 
 
 def prepare_database(pg: PostgresServer, items: int) -> str:
@@ -106,14 +108,16 @@ def prepare_database(pg: PostgresServer, items: int) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "app.migrate", "--attempts", "5"],
         cwd=ROOT,
-        env=app_env(url, 0),
+        env=app_env(url),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     if done.returncode != 0:
-        raise ServiceError(f"python -m app.migrate exited with {done.returncode}:\n{done.stdout}")
+        raise ServiceError(
+            f"python -m app.migrate exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
     # Straight SQL: 1000 rows in one statement, with the values bench.bare_app answers with.
     seeded_at = SEEDED_AT.isoformat()
     pg.psql(
@@ -142,15 +146,19 @@ def _normalized(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(target: Target, args: argparse.Namespace, round_no: int) -> Measurement:
-    cpu_before = target.server.cpu_seconds()
-    busy_before, total_before = cpu_busy_ticks(args.load_cpu)
+    cpu_before, ticks_before = target.server.cpu_seconds(), core_ticks()
     result = run_wrk(target.command(args, args.duration), duration=args.duration)
-    busy_after, total_after = cpu_busy_ticks(args.load_cpu)
+    cpu_after, ticks_after = target.server.cpu_seconds(), core_ticks()
+    server_cpu = (cpu_after - cpu_before) / args.duration
     return Measurement(
         round=round_no,
         wrk=result,
-        server_cpu=(target.server.cpu_seconds() - cpu_before) / args.duration,
-        load_core_busy=(busy_after - busy_before) / max(total_after - total_before, 1),
+        server_cpu=server_cpu,
+        load_core_busy=busy_share(ticks_before, ticks_after, args.load_cpu),
+        # What else ran on the server's core: other people's processes skew the run.
+        others_on_server_core=max(
+            busy_share(ticks_before, ticks_after, args.server_cpu) - server_cpu, 0.0
+        ),
     )
 
 
@@ -202,6 +210,30 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> list[Summary]:
         return [Summary(t.key, t.label, runs[t.key]) for t in targets]
 
 
+def source_revision() -> str:
+    """The commit measured, marked dirty when app/ has local changes: results travel to READMEs."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}-dirty" if changes else head
+
+
 def _interrupted(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt  # so that SIGTERM, too, unwinds through every cleanup
 
@@ -216,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="autopipe-bench-"))
     try:
         summaries = benchmark(args, workdir)
-    except (ServiceError, WrkError, PostgresUnavailable) as exc:
+    except (ServiceError, WrkError, PostgresUnavailable, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -230,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(summaries, result, load_cpu=args.load_cpu))
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     config["db_pool_size"] = os.environ.get("DB_POOL_SIZE", "default")
+    config["revision"] = source_revision()
     write_json(args.output, summaries, result, config)
     print(f"\nwrote {args.output}", file=sys.stderr)
     return 1 if args.check and not result.met else 0

@@ -16,6 +16,8 @@ from bench.wrk import WrkResult
 # From the issue: the service against the bare endpoint, measured in the same run.
 MIN_RATIO = 0.6
 MAX_P99_MS = 15.0
+# More than this of the server's core going to other processes makes a run suspect.
+MAX_OTHERS_ON_SERVER_CORE = 0.05
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Measurement:
     wrk: WrkResult
     server_cpu: float  # cores the server used on average (1.0 = its whole core)
     load_core_busy: float  # share of the load generator's core in use (wrk, and PostgreSQL)
+    others_on_server_core: float  # share of the server's core used by anything but the server
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class Summary:
     @property
     def errors(self) -> int:
         return sum(m.wrk.errors for m in self.runs)
+
+    @property
+    def disturbed_runs(self) -> list[int]:
+        return [m.round for m in self.runs if m.others_on_server_core > MAX_OTHERS_ON_SERVER_CORE]
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,12 @@ def markdown(summaries: list[Summary], result: Verdict, *, load_cpu: int) -> str
         f"app p99: **{result.app_p99_ms:.1f} ms** (target <= {MAX_P99_MS:g} ms)",
         f"errors: {result.errors}; targets {'MET' if result.met else 'NOT MET'}",
     ]
+    for s in summaries:
+        if s.disturbed_runs:
+            lines.append(
+                f"WARNING: other processes used > {MAX_OTHERS_ON_SERVER_CORE:.0%} of the server's "
+                f"core during {s.label} round(s) {s.disturbed_runs}: rerun on a quiet machine"
+            )
     return "\n".join(lines)
 
 
@@ -122,6 +135,7 @@ def write_json(
                     "load_core_busy": s.load_core_busy,
                 },
                 "errors": s.errors,
+                "disturbed_rounds": s.disturbed_runs,
                 "runs": [asdict(m) for m in s.runs],
             }
             for s in summaries

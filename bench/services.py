@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -121,7 +122,12 @@ def postgres(cpu: int | None) -> Iterator[PostgresServer]:
             pin_postgres(server, cpu)
         yield server
     finally:
-        server.destroy()
+        try:
+            server.destroy()
+        except (RuntimeError, OSError):
+            # destroy() raises when the cluster never started (pg_ctl stop fails), and then
+            # leaves its directory behind: there is nothing to stop, only files to remove.
+            shutil.rmtree(server.root, ignore_errors=True)
 
 
 def pin_postgres(server: PostgresServer, cpu: int) -> None:
@@ -147,12 +153,21 @@ def _children(parent: int) -> list[int]:
     return children
 
 
-def cpu_busy_ticks(cpu: int) -> tuple[int, int]:
-    """(busy, total) clock ticks of one core since boot, from /proc/stat."""
+def core_ticks() -> dict[int, tuple[int, int]]:
+    """(busy, total) clock ticks per core since boot, from /proc/stat."""
+    ticks = {}
     for line in Path("/proc/stat").read_text().splitlines():
         name, *values = line.split()
-        if name == f"cpu{cpu}":
-            ticks = [int(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
-            idle = ticks[3] + ticks[4]
-            return sum(ticks) - idle, sum(ticks)
-    raise ServiceError(f"no cpu{cpu} in /proc/stat")
+        if name.startswith("cpu") and name[3:].isdigit():
+            # user nice system idle iowait irq softirq steal
+            counts = [int(v) for v in values[:8]]
+            ticks[int(name[3:])] = (sum(counts) - counts[3] - counts[4], sum(counts))
+    return ticks
+
+
+def busy_share(
+    before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpu: int
+) -> float:
+    busy = after[cpu][0] - before[cpu][0]
+    total = after[cpu][1] - before[cpu][1]
+    return busy / total if total else 0.0

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from app.deps import ItemsDep, WriteAccess
 from app.errors import PROBLEM_JSON
 from app.items.etag import etag, matches_if_none_match, parse_if_match
-from app.items.repository import ItemRow, not_found
 from app.items.schemas import Item, ItemCreate, ItemPage, ItemPatch
+from app.items.store import Item as StoredItem
+from app.items.store import not_found
 
 MAX_LIMIT = 100
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`; larger ids cannot exist, so they are a 422.
@@ -38,20 +39,12 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# Plain str keys: the row's own keys are `quoted_name` (a str subclass orjson refuses).
-_FIELDS = tuple(Item.model_fields)
-
-
-def _as_dict(row: ItemRow) -> dict[str, Any]:
-    return dict(zip(_FIELDS, row, strict=True))
-
-
-def _item_response(row: ItemRow, status_code: int = 200, **headers: str) -> Response:
+def _item_response(item: StoredItem, status_code: int = 200, **headers: str) -> Response:
     return Response(
-        orjson.dumps(_as_dict(row)),
+        orjson.dumps(item),
         status_code=status_code,
         media_type="application/json",
-        headers={"ETag": etag(row.version), **headers},
+        headers={"ETag": etag(item["version"]), **headers},
     )
 
 
@@ -63,7 +56,7 @@ async def list_items(
 ) -> Response:
     """Items in id order, `limit` at a time, with the total count."""
     rows, total = await repository.page(limit, offset)
-    body = {"items": [_as_dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    body = {"items": rows, "total": total, "limit": limit, "offset": offset}
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -73,12 +66,12 @@ async def get_item(
     repository: ItemsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    row = await repository.get(item_id)
-    if row is None:
+    item = await repository.get(item_id)
+    if item is None:
         raise not_found(item_id)
-    if matches_if_none_match(if_none_match, row.version):
-        return Response(status_code=304, headers={"ETag": etag(row.version)})
-    return _item_response(row)
+    if matches_if_none_match(if_none_match, item["version"]):
+        return Response(status_code=304, headers={"ETag": etag(item["version"])})
+    return _item_response(item)
 
 
 @router.post(
@@ -89,9 +82,9 @@ async def get_item(
     responses=_WRITE_ERRORS,
 )
 async def create_item(body: ItemCreate, repository: ItemsDep, request: Request) -> Response:
-    row = await repository.create(body.model_dump())
-    location = str(request.url_for("get_item", item_id=row.id).path)
-    return _item_response(row, 201, Location=location)
+    item = await repository.create(body.model_dump())
+    location = str(request.url_for("get_item", item_id=item["id"]).path)
+    return _item_response(item, 201, Location=location)
 
 
 @router.put("/{item_id}", response_model=Item, dependencies=[WriteAccess], responses=_WRITE_ERRORS)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,6 +17,19 @@ from structlog.typing import Processor
 
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
+
+
+# The current request's id; every log line written while serving it carries it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def add_request_id(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> Mapping[str, Any]:
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
 
 
 class _Stdout:
@@ -29,6 +45,7 @@ class _Stdout:
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -75,3 +92,26 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     logging.getLogger("sqlalchemy.engine").setLevel(
         logging.INFO if level == "DEBUG" else logging.WARNING
     )
+
+
+class AccessLog:
+    """The one-line-per-request log. In JSON mode it is written directly (same shape as the
+    structlog lines): at thousands of requests a second, the processor chain is a measurable
+    share of each request."""
+
+    def __init__(self, level: str = "INFO", *, json: bool = True) -> None:
+        self.enabled = logging.getLevelNamesMapping()[level] <= logging.INFO
+        self.json = json
+        self._structlog = structlog.get_logger("app.access")
+
+    def __call__(self, **fields: Any) -> None:
+        if not self.enabled:
+            return
+        if not self.json:
+            self._structlog.info("request", **fields)
+            return
+        fields["event"] = "request"
+        fields["level"] = "info"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        sys.stdout.write(orjson.dumps(fields).decode() + "\n")
+        sys.stdout.flush()

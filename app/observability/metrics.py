@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -32,9 +34,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Labelled children, cached: `labels()` costs more than the increment itself.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self._counters[(method, route, status)] = self.requests.labels(
+                method, route, str(status)
+            )
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = self._histograms[(method, route)] = self.duration.labels(method, route)
+        counter.inc()
+        histogram.observe(seconds)
 
 
 router = APIRouter()
