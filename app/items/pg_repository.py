@@ -58,10 +58,45 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     so asyncpg's default reset would be one more round trip per request for nothing."""
 
 
+class _Connection:
+    """A pooled connection, handed out first come, first served.
+
+    asyncpg's pool queue lets a newcomer take a connection that was just released for a
+    waiter, so under load some requests wait many times longer than others (p99 in the
+    hundreds of ms at 64 connections on a pool of 10). A FIFO semaphore in front keeps the
+    wait fair and bounded; past `timeout` the caller gets TimeoutError, answered as a 503.
+    """
+
+    __slots__ = ("_acquired", "_store")
+
+    def __init__(self, store: AsyncpgItems) -> None:
+        self._store = store
+        self._acquired: Any = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        store = self._store
+        async with asyncio.timeout(store.acquire_timeout):
+            await store.gate.acquire()
+        try:
+            self._acquired = store.pool.acquire(timeout=store.acquire_timeout)
+            connection: asyncpg.Connection = await self._acquired.__aenter__()
+            return connection
+        except BaseException:
+            store.gate.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._acquired.__aexit__(*exc)
+        finally:
+            self._store.gate.release()
+
+
 class AsyncpgItems:
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
-        self._acquire_timeout = settings.db_pool_timeout
+        self.acquire_timeout = settings.db_pool_timeout
+        self.gate = asyncio.Semaphore(settings.db_pool_size)  # FIFO since Python 3.11
 
     @classmethod
     async def connect(cls, settings: Settings, url: str) -> AsyncpgItems:
@@ -82,8 +117,8 @@ class AsyncpgItems:
         )
         return cls(pool, settings)
 
-    def _acquire(self) -> Any:
-        return self.pool.acquire(timeout=self._acquire_timeout)
+    def _acquire(self) -> _Connection:
+        return _Connection(self)
 
     async def get(self, item_id: int) -> Item | None:
         async with self._acquire() as conn:
@@ -99,6 +134,8 @@ class AsyncpgItems:
     async def create(self, values: dict[str, Any]) -> Item:
         async with self._acquire() as conn:
             row = await conn.fetchrow(INSERT.sql, *INSERT.args({**values, "now": _now()}))
+        if row is None:  # INSERT ... RETURNING always returns its row
+            raise RuntimeError("INSERT returned no row")
         return dict(row)
 
     async def update(

@@ -1,0 +1,58 @@
+"""More concurrent slow requests than pooled connections: the excess gets a fast 503 with
+Retry-After instead of queueing, and the service recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from app.main import create_app
+from tests.conftest import AUTH, PG_DATABASE, make_settings, running
+from tests.support.pg import PostgresServer
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
+POOL = 2
+
+
+async def test_pool_exhaustion_answers_503_fast_and_recovers(
+    pg_server: PostgresServer, pg_url: str
+) -> None:
+    pg_server.psql("TRUNCATE items RESTART IDENTITY", PG_DATABASE)
+    settings = make_settings(database_url=pg_url, db_pool_size=POOL, db_pool_timeout=0.5)
+    async with running(create_app(settings)) as client:
+        assert (await client.post("/items", json={"name": "x"}, headers=AUTH)).status_code == 201
+        # PostgreSQL "answers slowly": every read waits ~2 s behind this lock.
+        locker = subprocess.Popen(  # noqa: ASYNC220 - it must run beside the event loop
+            [
+                str(pg_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg_server.port),
+                "-U", "postgres", "-d", PG_DATABASE, "-c",
+                "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await asyncio.sleep(0.3)
+
+            async def timed_get() -> tuple[httpx.Response, float]:
+                started = time.monotonic()
+                response = await client.get("/items/1", timeout=10)
+                return response, time.monotonic() - started
+
+            results = await asyncio.gather(*(timed_get() for _ in range(4 * POOL)))
+        finally:
+            await asyncio.to_thread(locker.wait, 10)
+        served = [(r, t) for r, t in results if r.status_code == 200]
+        shed = [(r, t) for r, t in results if r.status_code == 503]
+        assert len(served) == POOL
+        assert len(shed) == 3 * POOL
+        for response, elapsed in shed:
+            assert elapsed < 1.5, "the excess waited instead of failing fast"
+            assert response.headers["retry-after"] == "5"
+            assert response.headers["content-type"] == "application/problem+json"
+        # No restart needed: the pool serves again as soon as PostgreSQL does.
+        after = await asyncio.gather(*(client.get("/items/1") for _ in range(4 * POOL)))
+        assert [r.status_code for r in after] == [200] * (4 * POOL)
