@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     shutdown_timeout: int = Field(default=20, ge=0)
 
+    # CloudWatch embedded metric format on each JSON access line (RED metrics with no agent).
+    emf_metrics: bool = True
+    service_name: str = "auto-pipe-service"
+
     app_version: str = __version__
     git_sha: str = "unknown"
     image_tag: str = "unknown"

@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items_router)
     app.include_router(metrics_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    access_log = AccessLog(settings.log_level, json=settings.is_json_logs)
+    access_log = AccessLog(
+        settings.log_level,
+        json=settings.is_json_logs,
+        emf_service=settings.service_name if settings.emf_metrics else None,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)
     return app

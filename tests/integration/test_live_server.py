@@ -42,6 +42,17 @@ def test_access_log_is_one_json_line_per_request(live: LiveServer) -> None:
     assert isinstance(line["duration_ms"], float)
     assert line["level"] == "info"
     assert line["timestamp"].endswith("Z")
+    # The same line is a CloudWatch EMF record: RED metrics by Service and Route.
+    emf = line["_aws"]
+    directive = emf["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "AutoPipe"
+    assert ["Service", "Route"] in directive["Dimensions"]
+    assert {m["Name"] for m in directive["Metrics"]} == {"RequestCount", "ErrorCount", "Latency"}
+    assert abs(emf["Timestamp"] / 1000 - time.time()) < 60
+    assert line["Service"] == "auto-pipe-service"
+    assert line["Route"] == "/items/{item_id}"
+    assert (line["RequestCount"], line["ErrorCount"]) == (1, 0)
+    assert line["Latency"] == line["duration_ms"]
     post = [line for line in access if line["method"] == "POST"]
     assert post[0]["status"] == 201
     assert len(post[0]["request_id"]) == 32

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 import pytest
 
+from app.observability.logging import AccessLog
 from tests.conftest import AUTH
 
 pytestmark = pytest.mark.asyncio
@@ -61,3 +63,15 @@ async def test_red_metrics_per_route_template(client: httpx.AsyncClient) -> None
     assert f'/items/{item_id}"' not in text
     # The scrape itself is in flight while it renders.
     assert "http_requests_in_flight 1.0" in text
+
+
+async def test_emf_error_count_marks_only_5xx(capsys: pytest.CaptureFixture[str]) -> None:
+    access = AccessLog("INFO", json=True, emf_service="svc")
+    for status in (200, 404, 503):
+        access(method="GET", path="/x", route="/x", status=status, duration_ms=1.5)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["ErrorCount"] for line in lines] == [0, 0, 1]
+    assert all(line["Service"] == "svc" for line in lines)
+    plain = AccessLog("INFO", json=True, emf_service=None)
+    plain(method="GET", path="/x", route="/x", status=200, duration_ms=1.0)
+    assert "_aws" not in json.loads(capsys.readouterr().out)
