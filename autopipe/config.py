@@ -1,0 +1,203 @@
+"""Settings: built-in defaults < `autopipe.toml` < its `[environments.<env>]` section
+< `AUTOPIPE_*` environment variables < command-line flags.
+
+`AUTOPIPE_<FIELD>` exists for every field (lists comma-separated, tables as JSON objects);
+`AUTOPIPE_ENV` picks the environment, `AUTOPIPE_CONFIG` the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autopipe.errors import ConfigError
+
+CONFIG_FILE = "autopipe.toml"
+ARCHITECTURES = ("X86_64", "ARM64")
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "staging"
+    region: str = "us-east-1"
+    account_id: str | None = None
+    endpoint_url: str | None = None
+    # The seed's names.
+    cluster: str = "auto-pipe-cluster"
+    service: str = "auto-pipe-service"
+    family: str = "auto-pipe-task"
+    container: str = "app"
+    repository: str = "auto-pipe-api"
+    log_group: str = "/ecs/auto-pipe-app"
+    log_stream_prefix: str = "app"
+    template: str = "taskdef.template.json"
+    # What the task sees and where it runs.
+    app_env: str = "staging"
+    cpu_architecture: str = "X86_64"
+    execution_role: str = "auto-pipe-execution-role"
+    task_role: str = "auto-pipe-task-role"
+    secrets: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    desired_count: int | None = None
+    # Gates and guards.
+    url: str = ""
+    alarms: tuple[str, ...] = ()
+    lock_table: str = "autopipe-locks"
+    lock_ttl: int = 3600
+    scan_fail_on: tuple[str, ...] = ("CRITICAL", "HIGH")
+    scan_missing: str = "fail"
+    migration_command: tuple[str, ...] = ("python", "-m", "app.migrate")
+    migration_timeout: float = 600.0
+    rollout_timeout: float = 900.0
+    rollback_timeout: float = 900.0
+    poll_interval: float = 1.0
+    smoke_passes: int = 3
+    smoke_interval: float = 0.3
+    smoke_timeout: float = 60.0
+    slack_webhook_env: str = "SLACK_WEBHOOK_URL"
+    local_image: str = "auto-pipe-api:local"
+    # Where relative paths (template) are resolved; set by the loader.
+    root: str = "."
+
+    @property
+    def template_path(self) -> Path:
+        return Path(self.root) / self.template
+
+    @property
+    def lock_id(self) -> str:
+        return f"{self.region}/{self.cluster}/{self.service}"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return _build({**dataclasses.asdict(self), **_drop_none(values)})
+
+
+FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def load_settings(
+    *,
+    config: str | Path | None = None,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    explicit = config or environ.get("AUTOPIPE_CONFIG")
+    path = Path(explicit) if explicit else find_config(Path.cwd())
+    data = _read_toml(path) if (explicit or path.exists()) else {}
+    environments: dict[str, Any] = data.pop("environments", {})
+    default_env = data.pop("default_environment", "staging")
+    name = env or environ.get("AUTOPIPE_ENV") or default_env
+    if environments and name not in environments:
+        known = ", ".join(sorted(environments))
+        raise ConfigError(f"unknown environment {name!r} in {path} (known: {known})")
+    values: dict[str, Any] = {"root": str(path.resolve().parent)}
+    for source, label in (
+        (data, str(path)),
+        (environments.get(name, {}), f"[environments.{name}]"),
+    ):
+        unknown = set(source) - FIELDS
+        if unknown:
+            raise ConfigError(f"unknown setting(s) in {label}: {', '.join(sorted(unknown))}")
+        values.update(source)
+    values.update(_from_environ(environ))
+    values.update(_drop_none(dict(overrides or {})))
+    values["env"] = name
+    return _build(values)
+
+
+def find_config(start: Path) -> Path:
+    """`autopipe.toml` here or in the nearest parent (like git finds its repository)."""
+    for directory in (start, *start.parents):
+        if (directory / CONFIG_FILE).is_file():
+            return directory / CONFIG_FILE
+    return start / CONFIG_FILE
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    hints = typing.get_type_hints(Settings)
+    out: dict[str, Any] = {}
+    for name in FIELDS - {"env", "root"}:
+        raw = environ.get(f"AUTOPIPE_{name.upper()}")
+        if raw is None or raw == "":
+            continue
+        hint = hints[name]
+        if hint in (tuple[str, ...],):
+            out[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif hint == dict[str, str]:
+            try:
+                out[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"AUTOPIPE_{name.upper()} must be a JSON object") from exc
+        else:
+            out[name] = raw
+    return out
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    try:
+        if hint in (int, int | None):
+            return None if value is None else int(value)
+        if hint is float:
+            return float(value)
+        if hint == tuple[str, ...]:
+            items = [value] if isinstance(value, str) else list(value)
+            return tuple(str(v) for v in items)
+        if hint == dict[str, str]:
+            if not isinstance(value, dict):
+                raise TypeError("expected a table")
+            return {str(k): str(v) for k, v in value.items()}
+        return None if value is None else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: {exc} (got {value!r})") from exc
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    hints = typing.get_type_hints(Settings)
+    coerced = {k: _coerce(k, hints[k], v) for k, v in values.items() if k in FIELDS}
+    settings = Settings(**coerced)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    problems = []
+    if s.cpu_architecture not in ARCHITECTURES:
+        problems.append(f"cpu_architecture must be one of {', '.join(ARCHITECTURES)}")
+    if s.scan_missing not in ("fail", "skip"):
+        problems.append("scan_missing must be 'fail' or 'skip'")
+    if bad := [v for v in s.scan_fail_on if v not in SEVERITIES]:
+        problems.append(f"scan_fail_on: unknown severities {bad}")
+    if s.poll_interval <= 0 or s.smoke_interval < 0:
+        problems.append("poll_interval must be > 0 and smoke_interval >= 0")
+    if s.smoke_passes < 1:
+        problems.append("smoke_passes must be >= 1")
+    if s.desired_count is not None and s.desired_count < 0:
+        problems.append("desired_count must be >= 0")
+    if s.url and not s.url.startswith(("http://", "https://")):
+        problems.append("url must start with http:// or https://")
+    if not s.migration_command:
+        problems.append("migration_command must not be empty")
+    if problems:
+        raise ConfigError("invalid settings: " + "; ".join(problems))

@@ -1,0 +1,179 @@
+"""The seed's resources, created in the emulator the way the CDK app and CI would create them in
+AWS: network, cluster, repository with pushed and scanned images, roles, secrets, log group,
+lock table, alarms, and the service on a bootstrap revision with no tasks yet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from autopipe import ecs, resolve
+from autopipe.aws import Aws
+from autopipe.config import Settings
+from autopipe.images import registry_host
+from autopipe.rehearsal.emulator import Emulator
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+NETWORK_TAG = "autopipe-rehearsal"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+SECRET_VALUES = {"API_KEYS": '["rehearsal-key-0123456789"]', "DB_PASSWORD": "rehearsal-db-password"}
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tag: str
+    architectures: tuple[str, ...] = ("amd64",)
+    findings: dict[str, int] | None = field(default_factory=lambda: {"LOW": 2, "MEDIUM": 1})
+
+
+@dataclass(frozen=True)
+class Seeded:
+    subnet: str
+    security_group: str
+    bootstrap: str
+    digests: dict[str, str]
+
+
+def _sha(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def push_image(aws: Aws, emulator: Emulator, settings: Settings, spec: ImageSpec) -> str:
+    """Put the image's manifest (an index when multi-arch) and config blobs; scan it."""
+    manifests = []
+    for arch in spec.architectures:
+        config = json.dumps({"architecture": arch, "os": "linux", "config": {"User": "10001"}})
+        config_digest = _sha(config.encode())
+        emulator.blobs.put(settings.repository, config_digest, config.encode())
+        layer = _sha(f"{spec.tag}/{arch}/layer".encode())
+        manifest = {
+            "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
+            "layers": [{"mediaType": DOCKER_LAYER, "size": 1024, "digest": layer}],
+        }  # fmt: skip
+        manifests.append((arch, json.dumps(manifest)))
+    if len(manifests) == 1:
+        body, media_type = manifests[0][1], DOCKER_MANIFEST
+    else:
+        index = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": DOCKER_MANIFEST, "size": len(m), "digest": _sha(m.encode()),
+                 "platform": {"architecture": arch, "os": "linux"}}
+                for arch, m in manifests
+            ],
+        }  # fmt: skip
+        body, media_type = json.dumps(index), OCI_INDEX
+    digest = _sha(body.encode())
+    aws.ecr().put_image(
+        repositoryName=settings.repository, imageManifest=body, imageTag=spec.tag,
+        imageManifestMediaType=media_type, imageDigest=digest,
+    )  # fmt: skip
+    if spec.findings is not None:
+        aws.ecr().start_image_scan(
+            repositoryName=settings.repository, imageId={"imageDigest": digest}
+        )
+        result = _scan_result(aws.account_id(), settings, spec, digest)
+        emulator.post_scan_findings(settings.region, [result])
+    return digest
+
+
+def _scan_result(account: str, settings: Settings, spec: ImageSpec, digest: str) -> dict[str, Any]:
+    return {
+        "registryId": account,
+        "repositoryName": settings.repository,
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed."},
+        "imageScanFindings": {"findings": [], "findingSeverityCounts": dict(spec.findings or {})},
+    }
+
+
+def network(aws: Aws) -> tuple[str, str]:
+    """The VPC's subnet and security group (made once; emulated, so no address is real)."""
+    ec2 = aws.client("ec2")
+    tag = {"Name": "tag:Name", "Values": [NETWORK_TAG]}
+    found = ec2.describe_subnets(Filters=[tag])["Subnets"]
+    if found:
+        groups = ec2.describe_security_groups(Filters=[tag])["SecurityGroups"]
+        return str(found[0]["SubnetId"]), str(groups[0]["GroupId"])
+
+    def tagged(kind: str) -> list[dict[str, Any]]:
+        return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": NETWORK_TAG}]}]
+
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
+    # DNS hostnames on, as an ECS VPC has them (moto's RunTask needs it too).
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.0.1.0/24", TagSpecifications=tagged("subnet")
+    )["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(
+        GroupName="app", Description="app", VpcId=vpc, TagSpecifications=tagged("security-group")
+    )["GroupId"]
+    return str(subnet), str(group)
+
+
+def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpec]) -> Seeded:
+    subnet, group = network(aws)
+    aws.ecs().create_cluster(clusterName=settings.cluster)
+    aws.ecr().create_repository(
+        repositoryName=settings.repository, imageScanningConfiguration={"scanOnPush": True}
+    )
+    digests = {spec.tag: push_image(aws, emulator, settings, spec) for spec in images}
+    for role in (settings.execution_role, settings.task_role):
+        aws.iam().create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
+    for name, ref in settings.secrets.items():
+        secret, _, key = ref.partition(":")
+        value = (
+            json.dumps({key: SECRET_VALUES.get(name, "x")}) if key else SECRET_VALUES.get(name, "x")
+        )
+        aws.secrets().create_secret(Name=secret, SecretString=value)
+    aws.logs().create_log_group(logGroupName=settings.log_group)
+    aws.dynamodb().create_table(
+        TableName=settings.lock_table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+    )  # fmt: skip
+    for alarm in settings.alarms:
+        aws.cloudwatch().put_metric_alarm(
+            AlarmName=alarm, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+        aws.cloudwatch().set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="seed")
+    first = images[0]
+    host = registry_host(aws.account_id(), settings.region)
+    bootstrap = resolve.render(
+        settings, resolve.AwsResolver(aws, settings),
+        image_uri=f"{host}/{settings.repository}@{digests[first.tag]}",
+        image_tag="bootstrap", git_sha="unknown",
+    )  # fmt: skip
+    bootstrap_arn = ecs.register(aws, bootstrap)
+    awsvpc = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
+    aws.ecs().create_service(
+        cluster=settings.cluster, serviceName=settings.service, taskDefinition=bootstrap_arn,
+        desiredCount=0, launchType="FARGATE", networkConfiguration=awsvpc,  # type: ignore[arg-type]
+    )  # fmt: skip
+    aws.ecs().update_service(
+        cluster=settings.cluster, service=settings.service,
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "alarms": {"alarmNames": list(settings.alarms), "enable": bool(settings.alarms),
+                       "rollback": True},
+        },
+    )  # fmt: skip
+    return Seeded(subnet, group, bootstrap_arn, digests)

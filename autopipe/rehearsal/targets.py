@@ -1,0 +1,157 @@
+"""What the smoke test talks to in a rehearsal: the real container (`DockerRunner`, the same
+code as `autopipe local`) or, without Docker, a `StandIn` answering as the revision the emulator
+says is serving would. Plus a Slack webhook receiver, so notifications show up too."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from autopipe import docker_run, taskdef
+from autopipe.aws import Aws
+from autopipe.config import Settings
+from autopipe.output import Reporter
+from autopipe.rehearsal.emulator import Emulator
+from autopipe.rehearsal.seed import SECRET_VALUES
+
+
+class _Server:
+    def __init__(self, handle: Callable[[str, str, bytes], tuple[int, dict[str, Any]]]) -> None:
+        def respond(h: BaseHTTPRequestHandler, method: str) -> None:
+            length = int(h.headers.get("Content-Length") or 0)
+            status, body = handle(method, h.path, h.rfile.read(length) if length else b"")
+            data = json.dumps(body).encode()
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                respond(self, "GET")
+
+            def do_POST(self) -> None:
+                respond(self, "POST")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SlackReceiver:
+    """An incoming-webhook endpoint on loopback; keeps every payload."""
+
+    def __init__(self, reporter: Reporter | None = None) -> None:
+        self.payloads: list[dict[str, Any]] = []
+        self.status = 200
+        self._reporter = reporter
+        self._server = _Server(self._handle)
+        self.url = f"{self._server.url}/services/T000/B000/rehearsal"
+
+    def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        payload = json.loads(body or b"{}")
+        self.payloads.append(payload)
+        if self._reporter is not None:
+            self._reporter.step(f"slack: {payload.get('text', '')}", style="magenta")
+        return self.status, {"ok": self.status == 200}
+
+    def close(self) -> None:
+        self._server.close()
+
+
+class StandIn:
+    """The service behind its load balancer, as the emulator's serving revision describes it:
+    /version from the revision's environment; /ready 503 for tags marked broken."""
+
+    def __init__(self, aws: Aws, emulator: Emulator, settings: Settings, broken: set[str]) -> None:
+        self._aws, self._emulator, self._settings, self.broken = aws, emulator, settings, broken
+        self._env: dict[str, dict[str, str]] = {}
+        self._server = _Server(self._handle)
+        self.url = self._server.url
+
+    def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        key = f"{self._settings.cluster}:{self._settings.service}"
+        arn = self._emulator.deployments.serving.get(key)
+        if arn is None:
+            return 503, {"detail": "no healthy targets"}
+        if arn not in self._env:
+            definition = self._aws.ecs().describe_task_definition(taskDefinition=arn)
+            container = taskdef.container_of(
+                dict(definition["taskDefinition"]), self._settings.container
+            )
+            self._env[arn] = taskdef.env_of(container)
+        env = self._env[arn]
+        if path == "/health":
+            return 200, {"status": "ok"}
+        if path == "/ready":
+            if env.get("IMAGE_TAG") in self.broken:
+                return 503, {"detail": "Database check failed: OperationalError"}
+            return 200, {"status": "ready"}
+        if path == "/version":
+            return 200, {"version": "0.1.0", "git_sha": env.get("GIT_SHA", ""),
+                         "image_tag": env.get("IMAGE_TAG", "")}  # fmt: skip
+        return 404, {"detail": "Not Found"}
+
+    def close(self) -> None:
+        self._server.close()
+
+
+class DockerRunner:
+    """Each deployment of the service becomes the real container, started the way
+    `autopipe local` starts it: same limits, secrets as ECS would inject them."""
+
+    def __init__(
+        self, aws: Aws, settings: Settings, *, image: str, port: int, reporter: Reporter
+    ) -> None:
+        self._aws, self._settings, self._image, self._port = aws, settings, image, port
+        self._reporter = reporter
+        self.name = f"autopipe-rehearsal-{port}"
+        self.states: dict[str, str] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self, service_key: str, taskdef_arn: str) -> None:
+        self.states[taskdef_arn] = "pending"
+        thread = threading.Thread(target=self._run, args=(taskdef_arn,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def state(self, service_key: str, taskdef_arn: str) -> str:
+        return self.states.get(taskdef_arn, "pending")
+
+    def _run(self, arn: str) -> None:
+        try:
+            definition = dict(
+                self._aws.ecs().describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            )
+            spec = docker_run.build_spec(
+                definition, container=self._settings.container, image=self._image,
+                name=self.name, port=self._port, secret_values=SECRET_VALUES,
+            )  # fmt: skip
+            docker_run.remove(self.name)  # the old task: one port, so one task at a time
+            done = docker_run.run(spec, detach=True, timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.strip())
+            seconds = docker_run.wait_healthy(self.name, self._port, timeout=60)
+            self._reporter.step(f"docker: {arn.rsplit('/', 1)[-1]} healthy after {seconds:.1f}s")
+            self.states[arn] = "healthy"
+        except Exception as exc:
+            self._reporter.step(f"docker: {arn.rsplit('/', 1)[-1]} failed: {exc}", style="red")
+            self.states[arn] = "failed"
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=90)
+        docker_run.remove(self.name)

@@ -1,0 +1,53 @@
+"""Fixtures for the deployer's tests: one in-process emulator per run, a fresh seeded world per
+test (reset, not restarted: ~0.5 s), Docker only where a test needs a real container."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from autopipe.rehearsal.emulator import Emulator
+from tests.conftest import IN_CI
+from tests.support import docker as d
+from tests.support.moto import CallLog, World, make_world
+
+# The container tests build this image with these arguments; the same build is a cache hit.
+TEST_IMAGE = "auto-pipe-api:test"
+TEST_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="package")
+def emulator() -> Iterator[Emulator]:
+    """Package scope: moto's backends are process-wide, and the engine's patches must not
+    outlive this package's tests."""
+    with Emulator(step=0.08) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def world(emulator: Emulator) -> Iterator[World]:
+    with make_world(emulator) as w:
+        yield w
+
+
+@pytest.fixture
+def calls() -> Iterator[CallLog]:
+    with CallLog() as log:
+        yield log
+
+
+@pytest.fixture(scope="session")
+def service_image() -> str:
+    """The service image on a running Docker engine; in CI a missing engine is a failure."""
+    try:
+        d.ensure_engine()
+        if not d.image_exists(d.LOCAL_BASE):
+            raise d.DockerUnavailable(f"no base image {d.LOCAL_BASE} (make base-image)")
+    except d.DockerUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"CI must run the Docker-backed deployer tests: {exc}")
+        pytest.skip(str(exc))
+    d.build(TEST_IMAGE, d.ROOT, PYTHON_IMAGE=d.LOCAL_BASE, GIT_SHA=TEST_SHA, IMAGE_TAG="test",
+            VERSION="0.1.0")  # fmt: skip
+    return TEST_IMAGE

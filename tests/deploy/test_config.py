@@ -1,0 +1,82 @@
+"""Settings precedence: defaults < autopipe.toml < [environments.X] < AUTOPIPE_* < flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autopipe.config import Settings, load_settings
+from autopipe.errors import ConfigError
+from tests.support.moto import CONFIG
+
+
+def test_seed_names_are_the_defaults() -> None:
+    s = Settings()
+    assert (s.cluster, s.service, s.family, s.repository, s.log_group) == (
+        "auto-pipe-cluster", "auto-pipe-service", "auto-pipe-task", "auto-pipe-api",
+        "/ecs/auto-pipe-app",
+    )  # fmt: skip
+
+
+def test_the_repository_config_has_staging_and_production() -> None:
+    staging = load_settings(config=CONFIG, env="staging", environ={})
+    production = load_settings(config=CONFIG, env="production", environ={})
+    assert staging.cluster == production.cluster == "auto-pipe-cluster"
+    assert staging.url != production.url
+    assert staging.desired_count == 1
+    assert production.desired_count == 2
+    assert production.app_env == "production"
+    assert production.alarms
+    assert set(production.secrets) == {"API_KEYS", "DB_PASSWORD"}
+    assert load_settings(config=CONFIG, environ={}).env == "staging"  # default_environment
+
+
+def test_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(
+        'cluster = "top"\npoll_interval = 1.5\nalarms = ["a"]\n'
+        '[environments.prod]\ncluster = "env"\nservice = "svc-env"\n'
+    )
+    environ = {"AUTOPIPE_SERVICE": "svc-var", "AUTOPIPE_ALARMS": "x, y", "AUTOPIPE_ENV": "prod"}
+    s = load_settings(config=config, environ=environ, overrides={"poll_interval": 0.1})
+    assert s.env == "prod"
+    assert s.cluster == "env"  # environment section beats top level
+    assert s.service == "svc-var"  # AUTOPIPE_* beats the file
+    assert s.alarms == ("x", "y")
+    assert s.poll_interval == 0.1  # flags beat everything
+    assert s.template_path == tmp_path / "taskdef.template.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('clustr = "typo"\n', "unknown setting"),
+        ('cpu_architecture = "SPARC"\n', "cpu_architecture"),
+        ('scan_fail_on = ["SEVERE"]\n', "unknown severities"),
+        ("smoke_passes = 0\n", "smoke_passes"),
+        ('url = "ftp://x"\n', "url must start"),
+        ("poll_interval = 'soon'\n", "poll_interval"),
+        ("[environments.a]\n", "unknown environment"),
+        ("not toml at all = = \n", "autopipe.toml"),
+    ],
+)
+def test_bad_config_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config=config, env="b" if "environments" in text else None, environ={})
+
+
+def test_tables_from_the_environment_are_json(tmp_path: Path) -> None:
+    s = load_settings(
+        config=CONFIG, env="staging", environ={"AUTOPIPE_ENVIRONMENT": '{"LOG_LEVEL": "DEBUG"}'}
+    )
+    assert s.environment == {"LOG_LEVEL": "DEBUG"}
+    with pytest.raises(ConfigError, match="JSON object"):
+        load_settings(config=CONFIG, environ={"AUTOPIPE_SECRETS": "nope"})
+
+
+def test_the_config_is_found_from_a_subdirectory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CONFIG.parent / "autopipe" / "commands")
+    assert load_settings(env="production", environ={}).region == "eu-west-1"
