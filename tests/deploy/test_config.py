@@ -24,8 +24,9 @@ def test_the_repository_config_has_staging_and_production() -> None:
     production = load_settings(config=CONFIG, env="production", environ={})
     assert staging.cluster == production.cluster == "auto-pipe-cluster"
     assert staging.url != production.url
-    assert staging.desired_count == 1
-    assert production.desired_count == 2
+    # Autoscaling owns the task count in AWS: a deploy must not reset it.
+    assert staging.desired_count is None
+    assert production.desired_count is None
     assert production.app_env == "production"
     assert production.alarms
     assert set(production.secrets) == {"API_KEYS", "DB_PASSWORD"}

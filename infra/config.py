@@ -1,0 +1,221 @@
+"""Per-environment values, in one place. Everything a stack varies on is here.
+
+The seed's names (`Names`) match `autopipe.toml`: the deployer and the stacks must agree on them.
+Each environment lives in its own AWS account (IAM role names, the cluster and the log group are
+fixed names, so two environments cannot share an account without renaming them here).
+
+CDK context overrides any field per environment, e.g.
+`-c production:certificate_arn=arn:aws:acm:... -c staging:account=111111111111`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.errors import ConfigError
+
+ENVIRONMENT_NAMES = ("staging", "production")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Names:
+    """Physical names shared with the deployer (`autopipe.toml`) and the seed."""
+
+    repository: str = "auto-pipe-api"
+    cluster: str = "auto-pipe-cluster"
+    service: str = "auto-pipe-service"
+    family: str = "auto-pipe-task"
+    container: str = "app"
+    log_group: str = "/ecs/auto-pipe-app"
+    log_stream_prefix: str = "app"
+    execution_role: str = "auto-pipe-execution-role"
+    task_role: str = "auto-pipe-task-role"
+    deploy_role: str = "auto-pipe-github-deploy"
+    lock_table: str = "autopipe-locks"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slo:
+    """30-day SLOs measured at the load balancer (docs/infrastructure.md explains them)."""
+
+    window_days: int = 30
+    availability: float = 0.999  # share of requests answered without a 5xx
+    latency_ms: int = 300  # threshold of a "fast" request...
+    latency: float = 0.99  # ...and the share of requests that must be fast (p99 <= 300 ms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    name: str
+    region: str = "eu-west-1"
+    account: str | None = None  # None: the account of the credentials `cdk deploy` uses
+    availability_zones: tuple[str, ...] = ("eu-west-1a", "eu-west-1b")
+    vpc_cidr: str = "10.0.0.0/16"
+    # Cheap option: tasks in public subnets with a public IP, no NAT gateway (docs: cost).
+    public_task_subnets: bool = False
+    nat_gateways: int = 1
+    # The service.
+    app_env: str = "staging"
+    app_log_level: str = "INFO"
+    cpu_architecture: str = "X86_64"
+    min_tasks: int = 1  # the desired count's floor (autoscaling owns the desired count)
+    max_tasks: int = 2
+    cpu_target_percent: int = 60
+    requests_per_target_per_minute: int = 3000
+    health_check_grace_seconds: int = 60
+    enable_execute_command: bool = False
+    # The load balancer.
+    certificate_arn: str | None = None  # set it to serve HTTPS and redirect HTTP to it
+    load_balancer_deletion_protection: bool = False
+    access_log_days: int = 90
+    # The database.
+    db_instance_type: str = "t4g.micro"
+    db_storage_gib: int = 20
+    db_max_storage_gib: int = 100
+    db_multi_az: bool = False
+    db_backup_days: int = 7
+    deletion_protection: bool = False
+    # Registry, logs, alerting.
+    ecr_keep_tagged: int = 30
+    # The image is pushed once (to staging's registry); production's registry receives it by
+    # ECR replication, digests intact: set the destination account on the source environment
+    # and the source account on the destination one.
+    ecr_replicate_to_account: str | None = None
+    ecr_replicate_from_account: str | None = None
+    log_retention_days: int = 30
+    alarm_email: str = ""  # default of the stack's email parameters; empty = no subscription
+    slo: Slo = field(default_factory=Slo)
+    # GitHub OIDC: the deploy role trusts exactly this repository and GitHub environment.
+    github_repository: str = "example-org/auto-pipe"
+    github_environment: str = ""  # defaults to the environment's name
+    create_oidc_provider: bool = True  # False when the account already has the provider
+    names: Names = field(default_factory=Names)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # Names derived from the environment, shared with autopipe.toml.
+    @property
+    def prefix(self) -> str:
+        return f"auto-pipe-{self.name}"
+
+    @property
+    def stack_name(self) -> str:
+        return f"AutoPipe-{self.name}"
+
+    @property
+    def bootstrap_stack_name(self) -> str:
+        return f"AutoPipe-{self.name}-Bootstrap"
+
+    @property
+    def api_keys_secret_name(self) -> str:
+        return f"auto-pipe/{self.name}/api-keys"
+
+    @property
+    def db_secret_name(self) -> str:
+        return f"auto-pipe/{self.name}/db"
+
+    @property
+    def release_parameter_prefix(self) -> str:
+        """SSM parameters holding what the deployer last shipped (image, image-tag, git-sha)."""
+        return f"/auto-pipe/{self.name}/release"
+
+    @property
+    def github_subject(self) -> str:
+        environment = self.github_environment or self.name
+        return f"repo:{self.github_repository}:environment:{environment}"
+
+    def alarm_name(self, short: str) -> str:
+        return f"{self.prefix}-{short}"
+
+
+def load(name: str, context: Callable[[str], Any] | None = None) -> EnvironmentConfig:
+    """The named environment with `<name>:<field>` context values applied."""
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment {name!r} (known: {', '.join(ENVIRONMENTS)})")
+    base = ENVIRONMENTS[name]
+    if context is None:
+        return base
+    overrides: dict[str, Any] = {}
+    for f in dataclasses.fields(base):
+        raw = context(f"{name}:{f.name}")
+        if raw is not None and f.name not in ("name", "names", "slo"):
+            overrides[f.name] = _coerce(f.name, getattr(base, f.name), raw)
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+def _coerce(name: str, current: Any, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return tuple(raw) if isinstance(current, tuple) else raw
+    if isinstance(current, bool):
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+        return raw.lower() == "true"
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if current is None:  # optional strings: empty means unset
+        return raw or None
+    return raw
+
+
+def _validate(c: EnvironmentConfig) -> None:
+    problems = []
+    if len(c.availability_zones) != 2 or not all(
+        az.startswith(c.region) for az in c.availability_zones
+    ):
+        problems.append(f"availability_zones: two AZs of {c.region}")
+    if not 1 <= c.min_tasks <= c.max_tasks:
+        problems.append("1 <= min_tasks <= max_tasks")
+    if not c.public_task_subnets and c.nat_gateways < 1:
+        problems.append("private task subnets need nat_gateways >= 1")
+    if c.cpu_architecture not in ("X86_64", "ARM64"):
+        problems.append("cpu_architecture: X86_64 or ARM64")
+    if c.github_repository.count("/") != 1 or "*" in c.github_repository:
+        problems.append("github_repository: OWNER/REPO, no wildcards")
+    if c.name == "production":
+        # The issue's production guarantees: no config can quietly drop them.
+        if c.min_tasks < 2:
+            problems.append("production runs at least 2 tasks")
+        if not (c.deletion_protection and c.db_multi_az):
+            problems.append("production keeps deletion protection and a Multi-AZ database")
+        if c.enable_execute_command:
+            problems.append("production never enables ECS Exec")
+    if problems:
+        raise ConfigError(f"environment {c.name}: " + "; ".join(problems))
+
+
+STAGING = EnvironmentConfig(
+    name="staging",
+    app_env="staging",
+    vpc_cidr="10.10.0.0/16",
+    nat_gateways=1,
+    min_tasks=1,
+    max_tasks=2,
+    enable_execute_command=True,
+    db_backup_days=3,
+    log_retention_days=30,
+)
+
+PRODUCTION = EnvironmentConfig(
+    name="production",
+    app_env="production",
+    vpc_cidr="10.20.0.0/16",
+    nat_gateways=2,  # one per AZ: an AZ outage does not cut the other AZ's egress
+    min_tasks=2,
+    max_tasks=6,
+    enable_execute_command=False,
+    load_balancer_deletion_protection=True,
+    db_instance_type="t4g.small",
+    db_multi_az=True,
+    db_backup_days=14,
+    deletion_protection=True,
+    log_retention_days=90,
+    access_log_days=365,
+)
+
+ENVIRONMENTS = {"staging": STAGING, "production": PRODUCTION}

@@ -1,0 +1,1 @@
+"""The GitHub Actions pipeline: the workflows' properties, their linters, and the CI glue."""

@@ -1,0 +1,336 @@
+"""The properties issue 6 asks of .github/workflows, read from the files themselves."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from typing import Any
+
+import pytest
+import typer.main
+import yaml
+
+from autopipe import cli as autopipe_cli
+from tests.pipeline.workflows import (
+    AWS_CREDENTIALS_ACTION,
+    ROOT,
+    all_steps,
+    all_workflows,
+    assumes_aws_role,
+    load,
+    makefile_targets,
+    one_step,
+    run_steps,
+    steps,
+)
+
+# `uses: owner/name@<40 hex> # v1.2.3`, nothing else on the line.
+SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*\S+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$")
+DEPLOY_JOBS = {"staging": "staging", "production": "production"}
+FORBIDDEN_KEY_WORDS = (
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+# --- hygiene ------------------------------------------------------------------------------
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
+    checked = 0
+    for workflow in all_workflows():
+        for line in workflow.text.splitlines():
+            if not re.match(r"^\s*(-\s+)?uses:", line):
+                continue
+            value = line.split("uses:", 1)[1].split("#", 1)[0].strip()
+            if value.startswith("./"):
+                continue  # this repository's own reusable workflow
+            assert SHA_PIN.match(line), f"{workflow.name}: not pinned as @<sha> # vX.Y.Z: {line}"
+            checked += 1
+    assert checked >= 10
+
+
+def test_an_action_is_pinned_to_one_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for step in all_steps():
+        if "@" in step.uses:
+            pins.setdefault(step.action, set()).add(step.uses.split("@", 1)[1])
+    assert {a: shas for a, shas in pins.items() if len(shas) > 1} == {}
+
+
+def test_workflow_permissions_are_read_only() -> None:
+    for workflow in all_workflows():
+        assert workflow.data["permissions"] == {"contents": "read"}, workflow.name
+
+
+def test_id_token_write_only_on_jobs_that_assume_the_aws_role() -> None:
+    for workflow in all_workflows():
+        for job_id, job in workflow.jobs.items():
+            permissions = job.get("permissions", {})
+            assert set(permissions.values()) <= {"read", "write", "none"}
+            writes = {k for k, v in permissions.items() if v == "write"}
+            expected = {"id-token"} if assumes_aws_role(job) else set()
+            assert writes == expected, f"{workflow.name} > {job_id}: write on {writes}"
+
+
+def test_aws_access_only_through_oidc_role_assumption() -> None:
+    for workflow in all_workflows():
+        for word in FORBIDDEN_KEY_WORDS:
+            assert word not in workflow.text, f"{workflow.name} mentions {word}"
+    credential_steps = [s for s in all_steps() if s.action == AWS_CREDENTIALS_ACTION]
+    assert len(credential_steps) >= 4
+    for step in credential_steps:
+        assert set(step.with_) <= {"role-to-assume", "aws-region", "role-session-name"}
+        assert "vars." in str(step.with_["role-to-assume"]), step.where
+        assert "vars.AWS_REGION" in str(step.with_["aws-region"]), step.where
+
+
+def test_checkout_never_persists_credentials() -> None:
+    checkouts = [s for s in all_steps() if s.action == "actions/checkout"]
+    assert checkouts
+    for step in checkouts:
+        assert step.with_.get("persist-credentials") is False, step.where
+
+
+def test_every_run_step_is_a_make_target_or_an_autopipe_command() -> None:
+    for step in all_steps():
+        if "run" not in step.data:
+            continue
+        lines = [ln.strip() for ln in str(step.data["run"]).splitlines() if ln.strip()]
+        assert len(lines) == 1, f"{step.where}: one command per step"
+        assert re.match(r"^(make [a-z][a-z-]*\b|uv run autopipe [a-z]+\b)", lines[0]), step.where
+
+
+def test_no_expression_inside_a_run_script() -> None:
+    """Inputs, event fields and outputs reach scripts through `env:`, never `${{ }}` text."""
+    for step in all_steps():
+        if "run" in step.data:
+            assert "${{" not in str(step.data["run"]), step.where
+
+
+def test_every_job_has_a_timeout() -> None:
+    for workflow in all_workflows():
+        for job_id, job in workflow.jobs.items():
+            if "uses" in job:
+                continue  # a reusable-workflow call: the called jobs carry their own
+            minutes = job.get("timeout-minutes")
+            assert isinstance(minutes, int), f"{workflow.name} > {job_id}"
+            assert 1 <= minutes <= 60, f"{workflow.name} > {job_id}: {minutes}"
+
+
+def test_secrets_are_the_slack_webhook_only_and_never_inherited() -> None:
+    for workflow in all_workflows():
+        assert "secrets: inherit" not in workflow.text
+        used = set(re.findall(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)", workflow.text))
+        assert used <= {"SLACK_WEBHOOK_URL"}, workflow.name
+
+
+# --- every step is something a human can replay ------------------------------------------
+
+
+def test_make_targets_used_by_the_workflows_exist() -> None:
+    targets = makefile_targets()
+    for step in all_steps():
+        if "run" in step.data and str(step.data["run"]).startswith("make "):
+            target = str(step.data["run"]).split()[1]
+            assert target in targets, f"{step.where}: no `make {target}`"
+
+
+def _autopipe_options() -> dict[str, set[str]]:
+    """The deployer CLI's commands and their options, introspected without running it."""
+    group = typer.main.get_command(autopipe_cli.app)
+    commands = getattr(group, "commands", {})
+    return {
+        name: {opt for param in command.params for opt in param.opts}
+        for name, command in commands.items()
+    }
+
+
+def test_autopipe_commands_and_options_used_by_the_workflows_exist() -> None:
+    known = _autopipe_options()
+    calls = 0
+    for step in all_steps():
+        run = str(step.data.get("run", ""))
+        if not run.startswith("uv run autopipe "):
+            continue
+        words = shlex.split(run)[3:]
+        command, options = words[0], [w for w in words[1:] if w.startswith("--")]
+        assert command in known, f"{step.where}: no `autopipe {command}`"
+        assert set(options) <= known[command], f"{step.where}: {set(options) - known[command]}"
+        calls += 1
+    assert calls >= 4
+
+
+def test_the_docs_map_every_step() -> None:
+    doc = (ROOT / "docs" / "pipeline.md").read_text()
+    for step in all_steps():
+        run = str(step.data.get("run", ""))
+        if run.startswith("make "):
+            assert f"make {run.split()[1]}" in doc, f"docs/pipeline.md lacks {run}"
+        elif run.startswith("uv run autopipe "):
+            assert f"autopipe {run.split()[3]}" in doc, f"docs/pipeline.md lacks {run}"
+
+
+# --- ci.yml --------------------------------------------------------------------------------
+
+
+def test_ci_runs_on_push_and_pull_request_and_cancels_superseded_runs() -> None:
+    ci = load("ci.yml")
+    assert {"push", "pull_request", "workflow_call"} <= set(ci.triggers)
+    concurrency = ci.data["concurrency"]
+    assert concurrency["cancel-in-progress"] is True
+    assert "github.ref" in concurrency["group"]
+    assert "pull_request.number" in concurrency["group"]
+    assert "github.workflow" not in concurrency["group"]  # would deadlock when called
+
+
+@pytest.mark.parametrize(
+    ("job_id", "commands"),
+    [
+        ("lint", ["make lint"]),
+        ("test", ["make test", "make coverage-report"]),
+        ("container", ["make runner-docker", "make image", "make container-test"]),
+        ("infra", ["make synth", "make infra-check"]),
+        ("workflows", ["make workflow-check"]),
+    ],
+)
+def test_ci_jobs_run_the_targets_a_developer_runs(job_id: str, commands: list[str]) -> None:
+    runs = run_steps(load("ci.yml"), job_id)
+    for command in commands:
+        assert any(run.startswith(command) for run in runs), f"ci.yml > {job_id}: {command}"
+
+
+def test_ci_tests_run_with_a_postgresql_service_and_publish_coverage() -> None:
+    ci = load("ci.yml")
+    job = ci.jobs["test"]
+    service = job["services"]["postgres"]
+    assert str(service["image"]).startswith("postgres:15@sha256:")
+    assert "--health-cmd" in service["options"]
+    assert "PG_TEST_URL" in job["env"]
+    upload = one_step(ci, "test", "actions/upload-artifact")
+    assert "coverage.xml" in upload.with_["path"]
+    assert "cancelled()" in upload.data["if"]
+
+
+# --- deploy.yml ----------------------------------------------------------------------------
+
+
+def test_deploy_runs_after_ci_on_main_and_on_dispatch() -> None:
+    deploy = load("deploy.yml")
+    assert deploy.triggers["push"] == {"branches": ["main"]}
+    inputs = deploy.triggers["workflow_dispatch"]["inputs"]
+    assert inputs["environment"]["options"] == ["staging", "production"]
+    assert inputs["action"]["options"] == ["deploy", "rollback"]
+    assert inputs["image"]["required"] is False
+    assert deploy.jobs["ci"]["uses"] == "./.github/workflows/ci.yml"
+    assert "ci" in deploy.jobs["image"]["needs"]
+    assert "needs.ci.result == 'success'" in deploy.jobs["image"]["if"]
+    assert "ci.yml" not in str(deploy.triggers)  # not workflow_run: no privileged trigger
+
+
+def test_the_image_is_built_once_for_both_architectures_and_pushed_by_commit() -> None:
+    deploy = load("deploy.yml")
+    builds = [s for s in all_steps() if s.action == "docker/build-push-action"]
+    assert len(builds) == 1
+    assert builds[0].job == "image"
+    build = builds[0].with_
+    assert set(str(build["platforms"]).split(",")) == {"linux/amd64", "linux/arm64"}
+    assert build["push"] is True
+    assert build["context"] == "."
+    assert str(build["tags"]).endswith(":${{ github.sha }}")
+    assert str(build["provenance"]).startswith("mode=")
+    assert build["sbom"] is True
+    assert "type=gha" in build["cache-from"]
+    assert "type=gha" in build["cache-to"]
+    actions = [s.action for s in steps(deploy, "image")]
+    assert actions.index("docker/setup-qemu-action") < actions.index("docker/build-push-action")
+    assert actions.index("docker/setup-buildx-action") < actions.index("docker/build-push-action")
+    assert "steps.build.outputs.digest" in deploy.jobs["image"]["outputs"]["digest"]
+
+
+def test_the_scan_gate_fails_on_fixable_critical_and_high_before_any_deploy() -> None:
+    deploy = load("deploy.yml")
+    policy = yaml_policy()
+    scans = [s for s in steps(deploy, "image") if s.action == "aquasecurity/trivy-action"]
+    assert {s.env["TRIVY_PLATFORM"] for s in scans} == {"linux/amd64", "linux/arm64"}
+    for scan in scans:
+        w = scan.with_
+        assert "@${{ steps.build.outputs.digest" in w["image-ref"]  # by digest
+        assert w["trivy-config"] == ".github/trivy.yaml"
+        assert str(w["exit-code"]) == "1" == str(policy["exit-code"])
+        assert set(str(w["severity"]).split(",")) == {"CRITICAL", "HIGH"} == set(policy["severity"])
+        assert w["ignore-unfixed"] is True is policy["vulnerability"]["ignore-unfixed"]
+    names = [s.action or str(s.data.get("run")) for s in steps(deploy, "image")]
+    assert names.index("docker/build-push-action") < names.index("aquasecurity/trivy-action")
+    upload = one_step(deploy, "image", "actions/upload-artifact")
+    assert upload.with_["path"] == "trivy-*.txt"
+    assert "cancelled()" in upload.data["if"]
+    assert deploy.jobs["staging"]["needs"] == "image"
+
+
+def yaml_policy() -> dict[str, Any]:
+    policy: dict[str, Any] = yaml.safe_load((ROOT / ".github" / "trivy.yaml").read_text())
+    return policy
+
+
+def test_production_gets_exactly_the_digest_staging_was_deployed_with() -> None:
+    jobs = load("deploy.yml").jobs
+    staging, production = jobs["staging"], jobs["production"]
+    assert staging["env"]["IMAGE_DIGEST"] == "${{ needs.image.outputs.digest }}"
+    assert staging["outputs"]["digest"] == "${{ env.IMAGE_DIGEST }}"
+    assert production["needs"] == "staging"
+    assert production["env"]["IMAGE_DIGEST"] == "${{ needs.staging.outputs.digest }}"
+    assert "needs.staging.result == 'success'" in production["if"]
+    for job_id in DEPLOY_JOBS:
+        deploys = [r for r in run_steps(load("deploy.yml"), job_id) if "autopipe deploy" in r]
+        assert deploys == [
+            f'uv run autopipe deploy --env {job_id} --digest "$IMAGE_DIGEST" '
+            '--reason "$GITHUB_EVENT_NAME by $GITHUB_ACTOR, run $GITHUB_RUN_ID"'
+        ]
+
+
+def test_deploy_jobs_have_their_environment_and_never_cancel_a_deploy() -> None:
+    jobs = load("deploy.yml").jobs
+    for job_id, environment in DEPLOY_JOBS.items():
+        job = jobs[job_id]
+        assert job["environment"] == environment
+        assert job["concurrency"] == {"group": f"deploy-{environment}", "cancel-in-progress": False}
+    rollback = jobs["rollback"]
+    assert rollback["environment"] == "${{ inputs.environment }}"
+    assert rollback["concurrency"] == {
+        "group": "deploy-${{ inputs.environment }}",
+        "cancel-in-progress": False,
+    }
+    assert "concurrency" not in load("deploy.yml").data  # a run waiting for approval blocks none
+    for job_id, job in jobs.items():
+        if assumes_aws_role(job):
+            assert job.get("environment"), f"{job_id}: the role trusts GitHub environments only"
+
+
+def test_the_production_role_is_only_used_in_production() -> None:
+    for step in all_steps():
+        role = str(step.with_.get("role-to-assume", ""))
+        if "AWS_PRODUCTION_ROLE_ARN" in role and step.job != "production":
+            assert step.job == "rollback"
+            assert "inputs.environment == 'production'" in role
+
+
+def test_deploys_and_failures_are_announced() -> None:
+    deploy = load("deploy.yml")
+    for step in steps(deploy):
+        if str(step.data.get("run", "")).startswith("uv run autopipe "):
+            assert step.env.get("SLACK_WEBHOOK_URL") == "${{ secrets.SLACK_WEBHOOK_URL }}"
+    notify = deploy.jobs["notify"]
+    assert str(notify["if"]).startswith("always()")
+    assert set(notify["needs"]) == set(deploy.jobs) - {"notify"}
+    assert any(r.startswith("uv run autopipe notify ") for r in run_steps(deploy, "notify"))
+
+
+def test_the_ecr_repository_is_the_one_autopipe_deploys_from() -> None:
+    config = tomllib.loads((ROOT / "autopipe.toml").read_text())
+    assert load("deploy.yml").data["env"]["ECR_REPOSITORY"] == config["repository"]
