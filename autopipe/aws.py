@@ -114,6 +114,10 @@ class Aws:
     def dynamodb(self) -> DynamoDBClient:
         return self._client("dynamodb")  # type: ignore[no-any-return]
 
+    def ssm(self) -> Any:
+        """SSM (untyped: no stubs installed); used for the release parameters only."""
+        return self._client("ssm")
+
     def sts(self) -> STSClient:
         return self._client("sts")  # type: ignore[no-any-return]
 

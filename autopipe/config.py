@@ -64,6 +64,9 @@ class Settings:
     smoke_timeout: float = 60.0
     slack_webhook_env: str = "SLACK_WEBHOOK_URL"
     local_image: str = "auto-pipe-api:local"
+    # SSM parameters (`image`, `image-tag`, `git-sha`) recording what serves now; the infra stack
+    # reads them. `{env}` is replaced by the environment's name.
+    release_parameter_prefix: str = "/auto-pipe/{env}/release"
     # Where relative paths (template) are resolved; set by the loader.
     root: str = "."
 
@@ -74,6 +77,11 @@ class Settings:
     @property
     def lock_id(self) -> str:
         return f"{self.region}/{self.cluster}/{self.service}"
+
+    @property
+    def release_prefix(self) -> str:
+        """`release_parameter_prefix` with `{env}` filled in."""
+        return self.release_parameter_prefix.replace("{env}", self.env)
 
     def with_overrides(self, **values: Any) -> Settings:
         return _build({**dataclasses.asdict(self), **_drop_none(values)})
@@ -199,5 +207,8 @@ def _validate(s: Settings) -> None:
         problems.append("url must start with http:// or https://")
     if not s.migration_command:
         problems.append("migration_command must not be empty")
+    prefix = s.release_parameter_prefix
+    if not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+        problems.append("release_parameter_prefix must start with '/' and not end with '/'")
     if problems:
         raise ConfigError("invalid settings: " + "; ".join(problems))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from autopipe import ecs, lock, rollout, smoke
+from autopipe import ecs, lock, release, rollout, smoke
 from autopipe.aws import Aws
 from autopipe.commands._shared import ImageOptions, Rendered, render_new
 from autopipe.commands.diff import unified
@@ -145,11 +145,13 @@ class Deployment:
             r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
             by = rollout.roll_back_to(self.watcher, self.aws, s, r, previous)
             self.result["rollback"] = {"to": ecs.short(previous), "by": by, "state": "completed"}
+            release.record(self.aws, s, r, previous)
             raise RolledBack(
                 f"{outcome.state}: {outcome.reason}; rolled back to {ecs.short(previous)}"
             )
         self.phase = "done"
         r.step(f"deployed {ecs.short(new_arn)} ({rendered.image_tag})", style="bold green")
+        release.record(self.aws, s, r, new_arn)
 
     def _smoke(self, rendered: Rendered, outcome: rollout.Outcome) -> rollout.Outcome:
         s = self.settings
@@ -234,6 +236,7 @@ def _dry_run(
     step(f"would update {settings.service} and watch it every {settings.poll_interval:g}s")
     if opts.smoke and settings.url:
         step(f"would smoke-test {settings.url} expecting image_tag={rendered.image_tag}")
+    step(f"would record the release in {settings.release_prefix}/{{image,image-tag,git-sha}}")
     step("dry run: nothing was changed", style="bold")
     return {
         "environment": settings.env,

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from autopipe import ecs, lock, rollout
+from autopipe import ecs, lock, release, rollout
 from autopipe.errors import AutopipeError, ConfigError
 from autopipe.notify import Report, notify, run_link
 from autopipe.output import Reporter
@@ -63,10 +63,17 @@ def run(opts: RollbackOptions, reporter: Reporter) -> dict[str, Any]:
         if opts.wait:
             watcher = rollout.Watcher(aws, settings, reporter)
             result["by"] = rollout.roll_back_to(watcher, aws, settings, reporter, target)
+            release.record(aws, settings, reporter, target)
         else:
             ecs.update_service(aws, settings, target)
             result["by"] = "autopipe"
             reporter.step(f"service updated to {ecs.short(target)} (not waiting)")
+            reporter.warn(
+                f"the release record ({settings.release_prefix}/*) was not updated: the "
+                "rollback was not waited for, and it still names the revision rolled back "
+                "from; an infrastructure deploy before the next deploy (or a rollback that "
+                "waits) would register that image again"
+            )
         result["changed"] = True
     except AutopipeError as exc:
         error = exc

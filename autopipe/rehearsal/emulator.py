@@ -27,7 +27,17 @@ from autopipe.rehearsal.blobs import BlobStore
 from autopipe.rehearsal.deployments import Deployments
 
 ACCOUNT = "123456789012"
-RESET_SERVICES = ("ecs", "ecr", "iam", "secretsmanager", "logs", "dynamodb", "cloudwatch", "sts")
+RESET_SERVICES = (
+    "ecs",
+    "ecr",
+    "iam",
+    "secretsmanager",
+    "logs",
+    "dynamodb",
+    "cloudwatch",
+    "sts",
+    "ssm",
+)
 log = logging.getLogger("autopipe.emulator")
 
 
