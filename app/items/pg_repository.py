@@ -75,10 +75,15 @@ class _Connection:
 
     async def __aenter__(self) -> asyncpg.Connection:
         store = self._store
-        async with asyncio.timeout(store.acquire_timeout):
+        if store.gate.locked():  # only a wait needs a deadline (a timer per request is not free)
+            async with asyncio.timeout(store.acquire_timeout):
+                await store.gate.acquire()
+        else:
             await store.gate.acquire()
         try:
-            self._acquired = store.pool.acquire(timeout=store.acquire_timeout)
+            # No timeout here: the gate guarantees a free slot, and opening a new connection is
+            # bounded by the pool's connect timeout (asyncpg wraps a timed acquire in a task).
+            self._acquired = store.pool.acquire()
             connection: asyncpg.Connection = await self._acquired.__aenter__()
             return connection
         except BaseException:
