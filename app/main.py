@@ -40,7 +40,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise show up as latency spikes under load.
-    gc.collect()
     gc.freeze()
     try:
         yield
