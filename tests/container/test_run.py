@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import httpx
@@ -66,14 +65,7 @@ def test_docker_stop_drains_in_flight_requests(
     database = container_db.rsplit("/", 1)[1]
     httpx.post(f"{url}/items", json={"name": "x"}, headers=AUTH).raise_for_status()
     # Every read waits ~2 s on this lock, so requests are in flight when SIGTERM arrives.
-    locker = subprocess.Popen(
-        [
-            str(pg_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg_server.port),
-            "-U", "postgres", "-d", database, "-c",
-            "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    locker = pg_server.hold_items_lock(database, 2)
     try:
         time.sleep(0.3)
 

@@ -82,22 +82,7 @@ def test_sigterm_drains_in_flight_requests(pg_server: PostgresServer, pg_url: st
     try:
         httpx.post(f"{server.url}/items", json={"name": "x"}, headers=AUTH).raise_for_status()
         # Hold a lock that makes every read wait ~1.5 s inside PostgreSQL.
-        locker = subprocess.Popen(
-            [
-                str(pg_server.bindir / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(pg_server.port),
-                "-U",
-                "postgres",
-                "-d",
-                PG_DATABASE,
-                "-c",
-                "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        locker = pg_server.hold_items_lock(PG_DATABASE, 1.5)
         time.sleep(0.3)
 
         async def in_flight() -> list[int]:

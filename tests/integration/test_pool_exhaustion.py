@@ -4,7 +4,6 @@ Retry-After instead of queueing, and the service recovers by itself."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import httpx
@@ -26,14 +25,7 @@ async def test_pool_exhaustion_answers_503_fast_and_recovers(
     async with running(create_app(settings)) as client:
         assert (await client.post("/items", json={"name": "x"}, headers=AUTH)).status_code == 201
         # PostgreSQL "answers slowly": every read waits ~2 s behind this lock.
-        locker = subprocess.Popen(  # noqa: ASYNC220 - it must run beside the event loop
-            [
-                str(pg_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg_server.port),
-                "-U", "postgres", "-d", PG_DATABASE, "-c",
-                "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
-            ],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        locker = pg_server.hold_items_lock(PG_DATABASE, 2)
         try:
             await asyncio.sleep(0.3)
 

@@ -97,24 +97,25 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _psql_args(self, sql: str, database: str) -> list[str]:
+        return [
+            "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+        ]  # fmt: skip
+
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = self._run(
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-At",
-            "-c",
-            sql,
+        return self._run("psql", *self._psql_args(sql, database)).stdout.strip()
+
+    def hold_items_lock(self, database: str, seconds: float) -> subprocess.Popen[bytes]:
+        """In the background, hold an exclusive lock on `items` for `seconds`: every query on
+        the table waits (PostgreSQL "answering slowly"). Wait on the returned process."""
+        sql = (
+            f"BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"
         )
-        return result.stdout.strip()
+        return subprocess.Popen(
+            [str(self.bindir / "psql"), *self._psql_args(sql, database)],
+            stdout=subprocess.DEVNULL,
+        )
 
     def create_database(self, name: str) -> str:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
