@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     emf_metrics: bool = True
     service_name: str = "auto-pipe-service"
 
+    # OpenTelemetry tracing (app/observability/tracing.py): off unless an OTLP endpoint is set.
+    # The standard OTEL_* names, so the collector's documentation applies as written.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_sdk_disabled: bool = False
+    # One export attempt's bound: a missing collector must not stall the shutdown drain.
+    tracing_export_timeout: float = Field(default=5.0, gt=0)
+
     app_version: str = __version__
     git_sha: str = "unknown"
     image_tag: str = "unknown"
@@ -93,6 +101,19 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format == "json"
         return self.env != "development"
+
+    @property
+    def otel_traces_url(self) -> str | None:
+        """Where spans go over OTLP/HTTP; None means tracing is off."""
+        if self.otel_sdk_disabled:
+            return None
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            # The generic variable names the collector's base URL and the signal path is
+            # appended; the traces-specific one is used as it is (the OTLP exporter spec).
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     @property
     def sqlalchemy_url(self) -> str:

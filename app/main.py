@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI
@@ -15,11 +16,15 @@ from app import health
 from app.config import Settings, get_settings
 from app.db import open_store
 from app.errors import install_error_handlers
+from app.items.repository import SqlAlchemyItems
 from app.items.router import router as items_router
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.metrics import router as metrics_router
+
+if TYPE_CHECKING:
+    from app.observability.tracing import Tracing
 
 log = structlog.get_logger("app")
 
@@ -29,6 +34,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     store = await open_store(settings)
     app.state.items = store
+    tracing: Tracing | None = app.state.tracing
+    if tracing is not None and isinstance(store, SqlAlchemyItems):
+        tracing.instrument_engine(store.engine)
     url = make_url(settings.sqlalchemy_url)
     log.info(
         "startup",
@@ -37,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         git_sha=settings.git_sha,
         database=url.render_as_string(hide_password=True),
         api_keys=len(settings.api_keys),
+        tracing=settings.otel_traces_url is not None,
     )
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise show up as latency spikes under load.
@@ -47,11 +56,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Runs after uvicorn has drained in-flight requests on SIGTERM.
         await store.close()
         log.info("shutdown")
+        if tracing is not None:
+            tracing.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, json=settings.is_json_logs)
+    tracing_on = settings.otel_traces_url is not None
+    configure_logging(settings.log_level, json=settings.is_json_logs, trace_ids=tracing_on)
     app = FastAPI(
         title="Auto-Pipe items API",
         version=settings.app_version,
@@ -70,6 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.log_level,
         json=settings.is_json_logs,
         emf_service=settings.service_name if settings.emf_metrics else None,
+        trace_ids=tracing_on,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)
+    app.state.tracing = None
+    if tracing_on:
+        # Imported only when on: the SDK costs about a second of start-up at 0.25 vCPU.
+        from app.observability import tracing  # noqa: PLC0415
+
+        app.state.tracing = tracing.install(app, settings)
     return app

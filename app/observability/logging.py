@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -42,10 +42,11 @@ class _Stdout:
         sys.stdout.flush()
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+def configure_logging(level: str = "INFO", *, json: bool = True, trace_ids: bool = False) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
+        *_trace_processors(trace_ids),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -94,6 +95,14 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
 
 
+def _trace_processors(trace_ids: bool) -> list[Processor]:
+    if not trace_ids:
+        return []
+    from app.observability.tracing import add_trace_ids  # noqa: PLC0415 (only when tracing)
+
+    return [add_trace_ids]
+
+
 # CloudWatch embedded metric format: the contract the CDK app's alarms and dashboard read.
 EMF_NAMESPACE = "AutoPipe"
 _EMF_DIRECTIVE = [
@@ -116,16 +125,28 @@ class AccessLog:
     Logs turns it into RequestCount / ErrorCount (5xx) / Latency by Service and Route."""
 
     def __init__(
-        self, level: str = "INFO", *, json: bool = True, emf_service: str | None = None
+        self,
+        level: str = "INFO",
+        *,
+        json: bool = True,
+        emf_service: str | None = None,
+        trace_ids: bool = False,
     ) -> None:
         self.enabled = logging.getLevelNamesMapping()[level] <= logging.INFO
         self.json = json
         self.emf_service = emf_service if json else None
         self._structlog = structlog.get_logger("app.access")
+        self._trace_fields: Callable[[], dict[str, str] | None] | None = None
+        if trace_ids:
+            from app.observability.tracing import current_trace_fields  # noqa: PLC0415
+
+            self._trace_fields = current_trace_fields
 
     def __call__(self, **fields: Any) -> None:
         if not self.enabled:
             return
+        if self._trace_fields is not None:
+            fields.update(self._trace_fields() or {})
         if not self.json:
             self._structlog.info("request", **fields)
             return

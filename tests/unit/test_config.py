@@ -175,6 +175,35 @@ def test_production_logs_json_by_default() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, None),  # off by default
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318/"},
+            "http://localhost:4318/v1/traces",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/custom",
+            },
+            "http://collector:4318/custom",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318", "OTEL_SDK_DISABLED": "true"},
+            None,
+        ),
+    ],
+)
+def test_tracing_follows_the_standard_otel_variables(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str | None
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).otel_traces_url == url
+
+
+@pytest.mark.parametrize(
     ("extra_env", "expected"),
     [
         ({}, "API_KEYS must be set in production"),

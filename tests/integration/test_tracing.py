@@ -1,0 +1,121 @@
+"""OpenTelemetry tracing, end to end: the service as a real process exports OTLP/HTTP to a real
+receiver on loopback (an ADOT collector's place in ECS). Off by default and then free."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, AUTH
+from tests.support.live import ROOT, LiveServer
+from tests.support.otlp import OtlpReceiver, Span
+from tests.support.pg import free_port
+
+pytestmark = pytest.mark.live
+
+SERVER = 2  # SpanKind.SERVER in the OTLP protobuf
+XRAY_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+W3C_TRACE, W3C_PARENT = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+
+def _serve_and_stop(database_url: str, receiver_url: str) -> list[dict[str, object]]:
+    """Requests, then SIGTERM. A long batch delay: spans can only arrive by the shutdown flush."""
+    env = {
+        "DATABASE_URL": database_url,
+        "API_KEYS": API_KEY,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver_url,
+        "OTEL_BSP_SCHEDULE_DELAY": "60000",
+    }
+    with LiveServer(env) as server:
+        created = httpx.post(f"{server.url}/items", json={"name": "traced"}, headers=AUTH)
+        assert created.status_code == 201
+        path = f"{server.url}/items/{created.json()['id']}"
+        assert httpx.get(path).status_code == 200
+        assert httpx.get(path, headers={"X-Amzn-Trace-Id": XRAY_HEADER}).status_code == 200
+        traceparent = f"00-{W3C_TRACE}-{W3C_PARENT}-01"
+        assert httpx.get(path, headers={"traceparent": traceparent}).status_code == 200
+        assert httpx.get(f"{server.url}/ready").status_code == 200
+        server.terminate()
+        # uvicorn re-raises the signal once it has drained and shut down.
+        assert server.wait() == -signal.SIGTERM, server.output
+        return server.json_lines()
+
+
+def _server_spans(spans: list[Span]) -> list[Span]:
+    return [s for s in spans if s.kind == SERVER]
+
+
+def test_spans_logs_and_ids(database_url: str) -> None:
+    with OtlpReceiver() as receiver:
+        lines = _serve_and_stop(database_url, receiver.url)
+        spans = receiver.wait_for(4, timeout=5)
+    assert set(receiver.paths) == {"/v1/traces"}
+
+    servers = _server_spans(spans)
+    assert [s.attributes["http.route"] for s in servers] == ["/items"] + ["/items/{item_id}"] * 3
+    assert all(s.resource["service.name"] == "auto-pipe-service" for s in spans)
+    assert "/ready" not in json.dumps([s.attributes for s in spans])  # probes are not traced
+
+    # Every request's database work is a child in the same trace.
+    backend = "postgresql" if "postgresql" in database_url else "sqlite"
+    for server in servers:
+        db = [s for s in spans if s.trace_id == server.trace_id and s.kind != SERVER]
+        assert db, f"no database span under {server.name}"
+        assert all(s.attributes.get("db.system") == backend for s in db), db
+
+    # Ids: X-Ray compatible when new (the first 32 bits are the epoch second), and the caller's
+    # trace continued from the ALB's X-Amzn-Trace-Id or a W3C traceparent.
+    created, plain, from_alb, from_w3c = servers
+    for own in (created, plain):
+        assert abs(int(own.trace_id[:8], 16) - time.time()) < 300
+        assert own.parent_span_id == ""
+    assert from_alb.trace_id == "5759e988bd862e3fe1be46a994272793"
+    assert from_alb.parent_span_id == "53995c3f42cd8ad8"
+    assert (from_w3c.trace_id, from_w3c.parent_span_id) == (W3C_TRACE, W3C_PARENT)
+
+    # The access line of each traced request carries its ids, in both spellings.
+    access = [line for line in lines if line.get("event") == "request"]
+    traced = [line for line in access if str(line["path"]).startswith("/items")]
+    assert [line["trace_id"] for line in traced] == [s.trace_id for s in servers]
+    for line, span in zip(traced, servers, strict=True):
+        assert line["span_id"] == span.span_id
+        assert line["xray_trace_id"] == f"1-{span.trace_id[:8]}-{span.trace_id[8:]}"
+    ready = [line for line in access if line["path"] == "/ready"]
+    assert ready
+    assert "trace_id" not in ready[0]
+
+
+def test_a_missing_collector_does_not_stall_shutdown(tmp_path: pytest.TempPathFactory) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/app.db",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nothing listens
+        "TRACING_EXPORT_TIMEOUT": "1",
+    }
+    subprocess.run([sys.executable, "-m", "app.migrate"], cwd=ROOT, env={**env}, check=False)
+    with LiveServer(env) as server:
+        assert httpx.get(f"{server.url}/items").status_code == 200
+        started = time.monotonic()
+        server.terminate()
+        assert server.wait() == -signal.SIGTERM
+        assert time.monotonic() - started < 10
+        assert any(line.get("event") == "shutdown" for line in server.json_lines())
+
+
+def test_tracing_off_by_default_costs_nothing() -> None:
+    """Without an endpoint not even the SDK is imported (about a second at 0.25 vCPU)."""
+    probe = (
+        "import sys; from app.config import Settings; from app.main import create_app;"
+        "app = create_app(Settings(_env_file=None));"
+        "print(app.state.tracing, 'opentelemetry.sdk' in sys.modules,"
+        " 'app.observability.tracing' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["None", "False", "False"]
