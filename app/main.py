@@ -22,6 +22,7 @@ from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.metrics import router as metrics_router
+from app.openapi import install_openapi
 
 if TYPE_CHECKING:
     from app.observability.tracing import Tracing
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = tuple(k.get_secret_value().encode() for k in settings.api_keys)
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(items_router)
     app.include_router(metrics_router)

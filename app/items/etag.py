@@ -7,6 +7,18 @@ import re
 # Versions are stored as a 32-bit integer; an entity tag is exactly the ASCII digits of one.
 _STRONG_TAG = re.compile(r'"(0|[1-9][0-9]{0,9})"')
 _MAX_VERSION = 2**31 - 1
+# RFC 9110 §13.1.1: `*` or a comma-separated list of entity tags (weak ones allowed, never
+# matching). The list may be empty and empty elements are ignored (§5.6.1): such a header names
+# no version, so the write fails with 412. Anything else is malformed: 422.
+_ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e\x80-\xff]*"'  # etagc, obs-text included
+# Written so every character has one way to match: no backtracking blow-up on hostile input.
+IF_MATCH_SYNTAX = rf"^[ \t]*(\*[ \t]*|({_ENTITY_TAG}[ \t]*)?(,[ \t]*({_ENTITY_TAG}[ \t]*)?)*)$"
+
+
+def check_if_match(header: str | None) -> str | None:
+    if header is not None and not re.match(IF_MATCH_SYNTAX, header):
+        raise ValueError('If-Match must be * or a comma-separated list of ETags such as "3"')
+    return header
 
 
 def etag(version: int) -> str:

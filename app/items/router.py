@@ -7,10 +7,17 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from pydantic import AfterValidator
 
 from app.deps import ItemsDep, WriteAccess
 from app.errors import PROBLEM_JSON
-from app.items.etag import etag, matches_if_none_match, parse_if_match
+from app.items.etag import (
+    IF_MATCH_SYNTAX,
+    check_if_match,
+    etag,
+    matches_if_none_match,
+    parse_if_match,
+)
 from app.items.schemas import Item, ItemCreate, ItemPage, ItemPatch
 from app.items.store import Item as StoredItem
 from app.items.store import not_found
@@ -23,7 +30,11 @@ router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
 IfMatch = Annotated[
     str | None,
-    Header(description='ETag(s) from a read, e.g. `"3"`; the write fails with 412 when stale.'),
+    Header(
+        description='ETag(s) from a read, e.g. `"3"`, or `*`; the write fails with 412 when stale.',
+        json_schema_extra={"pattern": IF_MATCH_SYNTAX},
+    ),
+    AfterValidator(check_if_match),
 ]
 
 _problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}

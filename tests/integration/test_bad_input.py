@@ -70,6 +70,9 @@ BAD_BODIES = [
     case({"name": "x" * 101}, "name", "string_too_long", "name-101"),
     case({"name": ""}, "name", "string_too_short", "name-empty"),
     case({"name": "   "}, "name", "value_error", "name-blank"),
+    # PostgreSQL text cannot hold NUL: refused up front, the same on SQLite.
+    case({"name": "a\x00b"}, "name", "value_error", "name-nul"),
+    case({"name": "ok", "description": "\x00"}, "description", "value_error", "description-nul"),
     case({"name": "a", "description": "d" * 1001}, "description", "string_too_long", "desc-1001"),
     case(["name", "ok"], None, "model_attributes_type", "json-array"),
     case("ok", None, "model_attributes_type", "json-string"),
@@ -96,6 +99,7 @@ async def test_invalid_full_body_is_422_and_stores_nothing(
         case({"name": "   "}, "name", "value_error", "name-blank"),
         case({"name": "x" * 101}, "name", "string_too_long", "name-101"),
         case({"version": 9}, "version", "extra_forbidden", "extra"),
+        case({"description": "x\x00"}, "description", "value_error", "description-nul"),
         case([], None, "model_attributes_type", "json-array"),
     ],
 )
@@ -122,6 +126,10 @@ async def test_length_limits_are_inclusive(client: httpx.AsyncClient) -> None:
         pytest.param(b"{not json", (["body", 1], "json_invalid"), id="malformed"),
         pytest.param(b"", (["body"], "missing"), id="empty"),
         pytest.param(b'{"name": "a",}', (["body", 13], "json_invalid"), id="trailing-comma"),
+        # Legal JSON, but not Unicode text: no driver could store it.
+        pytest.param(
+            b'{"name": "\\ud800"}', (["body", "name"], "string_unicode"), id="lone-surrogate"
+        ),
     ],
 )
 async def test_unparseable_body_is_422(
@@ -129,6 +137,13 @@ async def test_unparseable_body_is_422(
 ) -> None:
     headers = {**AUTH, "Content-Type": "application/json"}
     assert_invalid(await client.post("/items", content=content, headers=headers), *error)
+    assert await snapshot(client) == before
+
+
+async def test_body_that_is_not_utf8_is_400(client: httpx.AsyncClient, before: Any) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = await client.post("/items", content=b'{"name": "\xff"}', headers=headers)
+    assert assert_problem(response, 400)["detail"] == "There was an error parsing the body"
     assert await snapshot(client) == before
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.items.etag import etag, matches_if_none_match, parse_if_match
+from app.items.etag import check_if_match, etag, matches_if_none_match, parse_if_match
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,26 @@ def test_if_none_match_hits(header: str, version: int) -> None:
 )
 def test_if_none_match_misses(header: str | None, version: int) -> None:
     assert matches_if_none_match(header, version) is False
+
+
+@pytest.mark.parametrize(
+    "header", ["*", " * ", '"3"', 'W/"3"', '"3", W/"4" ,"a!b"', "", ", ,", '"3",', '"\xb2"']
+)
+def test_if_match_syntax_accepts_the_rfc_grammar(header: str) -> None:
+    assert check_if_match(header) == header
+
+
+@pytest.mark.parametrize(
+    "header", ["3", "garbage", '"3', '"3" "4"', '*, "3"', 'w/"3"', '"a"b"', '"a b"']
+)
+def test_malformed_if_match_is_refused(header: str) -> None:
+    with pytest.raises(ValueError, match="If-Match must be"):
+        check_if_match(header)
+
+
+def test_if_match_syntax_check_is_linear_on_hostile_input() -> None:
+    """Nested repetition that could match one character two ways would take exponential time
+    on a long header that fails at its end; a 16 kB one must be refused at once."""
+    for hostile in (" ," * 8000 + "x", '"a" ,' * 3000 + "x", "\t" * 16000 + "x"):
+        with pytest.raises(ValueError, match="If-Match must be"):
+            check_if_match(hostile)
