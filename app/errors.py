@@ -76,12 +76,15 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 # asyncpg's "cannot answer now" classes: connection (08), resources (53: too many connections),
 # operator intervention (57: shutdown, cannot connect now, statement timeout), and the client-side
-# interface errors (closed connection, pool closing).
+# interface errors (closed connection, pool closing). InternalClientError is what a query meets on
+# a connection the server has just dropped (its FATAL read, the socket not yet seen closed): the
+# store never shares a connection between queries, so here it means a dying connection.
 _ASYNCPG_UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.InsufficientResourcesError,
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 
 
@@ -204,6 +207,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sqlalchemy.exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
     app.add_exception_handler(asyncpg.InterfaceError, _database_error)
+    app.add_exception_handler(asyncpg.InternalClientError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

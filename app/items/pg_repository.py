@@ -58,6 +58,9 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     so asyncpg's default reset would be one more round trip per request for nothing."""
 
 
+_BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+
+
 class _Connection:
     """A pooled connection, handed out first come, first served.
 
@@ -91,6 +94,11 @@ class _Connection:
             raise
 
     async def __aexit__(self, *exc: object) -> None:
+        error = exc[1]
+        if isinstance(error, _BROKEN):
+            # A server error (PostgresError) leaves the connection usable; these may leave it
+            # mid-protocol, and with no reset on release it would go back to the pool broken.
+            self._acquired.connection.terminate()
         try:
             await self._acquired.__aexit__(*exc)
         finally:

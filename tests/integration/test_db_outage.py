@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from app.main import create_app
-from tests.conftest import AUTH, make_settings, migrate, running, start_postgres
+from tests.conftest import AUTH, make_settings, migrate, running
 from tests.support.pg import PostgresServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
-
-
-@pytest.fixture(scope="module")
-def outage_pg() -> Iterator[PostgresServer]:
-    """A cluster of its own: stopping it must not disturb the other tests."""
-    server = start_postgres()
-    yield server
-    server.destroy()
 
 
 @pytest.fixture(scope="module")
