@@ -4,7 +4,7 @@ Task-level settings and the container come from the template; this construct sup
 what the template leaves as `${PLACEHOLDER}`s (roles, image, log group, region...) and the
 stack's own secrets and database settings. Roles:
 - execution role: pull from this repository, write to this log group, read these secrets;
-- task role: what the app calls at runtime (nothing: metrics travel in its logs as EMF).
+- task role: none in production (the app calls no AWS API); staging: ECS Exec's ssmmessages, logs.
 """
 
 from __future__ import annotations
