@@ -54,16 +54,34 @@ CONTAINER_KEYS = frozenset(
         "linuxParameters",
         "ulimits",
         "logConfiguration",
+        "dependsOn",
+    }
+)
+# What a sidecar (e.g. the ADOT collector, docs/tracing.md) may carry: no secrets, no ports.
+SIDECAR_KEYS = frozenset(
+    {
+        "name",
+        "image",
+        "essential",
+        "cpu",
+        "memory",
+        "command",
+        "user",
+        "readonlyRootFilesystem",
+        "environment",
+        "linuxParameters",
+        "logConfiguration",
     }
 )
 
 
 @dataclass(frozen=True)
 class TaskdefTemplate:
-    """The template, placeholders filled, split into task and (single) container parts."""
+    """The template, placeholders filled, split into task, app container and sidecars."""
 
     task: dict[str, Any]
     container: dict[str, Any]
+    sidecars: list[dict[str, Any]]
 
     @property
     def secret_names(self) -> list[str]:
@@ -115,10 +133,12 @@ def parse(data: Mapping[str, Any], values: Mapping[str, str]) -> TaskdefTemplate
     references its own secrets (the placeholder name only tells which env var is which)."""
     unknown = set(data) - TASK_KEYS
     definitions = data.get("containerDefinitions")
-    if not isinstance(definitions, list) or len(definitions) != 1:
-        raise ConfigError("the template must define exactly one container")
-    container = definitions[0]
+    if not isinstance(definitions, list) or not definitions:
+        raise ConfigError("the template must define the app container first")
+    container, sidecars = definitions[0], definitions[1:]
     unknown |= {f"containerDefinitions[0].{k}" for k in set(container) - CONTAINER_KEYS}
+    for i, sidecar in enumerate(sidecars, start=1):
+        unknown |= {f"containerDefinitions[{i}].{k}" for k in set(sidecar) - SIDECAR_KEYS}
     if unknown:
         raise ConfigError(
             "taskdef.template.json has keys the CDK app does not carry over yet: "
@@ -134,4 +154,4 @@ def parse(data: Mapping[str, Any], values: Mapping[str, str]) -> TaskdefTemplate
     filled = fill({k: v for k, v in container.items() if k != "secrets"}, values)
     if secrets:
         filled["secrets"] = copy.deepcopy(secrets)
-    return TaskdefTemplate(task=task, container=filled)
+    return TaskdefTemplate(task=task, container=filled, sidecars=fill(sidecars, values))

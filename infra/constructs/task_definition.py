@@ -24,6 +24,17 @@ from infra.checks import acknowledge
 from infra.config import Names
 from infra.errors import ConfigError
 
+# A sidecar by this name is the ADOT collector (docs/tracing.md): the task role may then write
+# traces to X-Ray.
+ADOT_COLLECTOR = "aws-otel-collector"
+XRAY_WRITE_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+)
+
 
 class AppTaskDefinition(Construct):
     def __init__(
@@ -89,6 +100,16 @@ class AppTaskDefinition(Construct):
             volumes=[ecs.Volume(name=v["name"]) for v in task.get("volumes", [])],
         )
         self.container = self._container(spec, secrets, environment)
+        sidecars = {c["name"]: self._sidecar(c) for c in parsed.sidecars}
+        for dependency in spec.get("dependsOn", []):
+            self.container.add_container_dependencies(
+                ecs.ContainerDependency(
+                    container=sidecars[dependency["containerName"]],
+                    condition=ecs.ContainerDependencyCondition[dependency["condition"]],
+                )
+            )
+        if ADOT_COLLECTOR in sidecars:
+            self._allow_xray_writes()
         acknowledge(
             self.definition,
             {
@@ -157,15 +178,51 @@ class AppTaskDefinition(Construct):
             )
         return container
 
-    def _linux(self, spec: Mapping[str, Any] | None) -> ecs.LinuxParameters | None:
+    def _sidecar(self, spec: Mapping[str, Any]) -> ecs.ContainerDefinition:
+        """A helper container from the template (docs/tracing.md: the ADOT collector)."""
+        log = spec.get("logConfiguration")
+        return self.definition.add_container(
+            spec["name"],
+            container_name=spec["name"],
+            image=ecs.ContainerImage.from_registry(spec["image"]),
+            essential=spec.get("essential", True),
+            cpu=spec.get("cpu"),
+            memory_limit_mib=spec.get("memory"),
+            command=spec.get("command"),
+            user=spec.get("user"),
+            readonly_root_filesystem=spec.get("readonlyRootFilesystem"),
+            environment={e["name"]: e["value"] for e in spec.get("environment", [])},
+            linux_parameters=self._linux(spec.get("linuxParameters"), f"{spec['name']}Linux"),
+            logging=(
+                ecs.GenericLogDriver(log_driver=log["logDriver"], options=log["options"])
+                if log
+                else None
+            ),
+        )
+
+    def _allow_xray_writes(self) -> None:
+        """The collector sends traces with the task role's credentials: X-Ray writes and
+        sampling reads, nothing else."""
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"])
+        )
+        acknowledge(
+            self.task_role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "X-Ray's trace and sampling actions have no "
+                "resource-level permissions."
+            },
+        )
+
+    def _linux(
+        self, spec: Mapping[str, Any] | None, id: str = "LinuxParameters"
+    ) -> ecs.LinuxParameters | None:
         if not spec:
             return None
         unknown = set(spec) - {"initProcessEnabled", "capabilities"}
         if unknown:
             raise ConfigError(f"linuxParameters keys not carried over yet: {sorted(unknown)}")
-        linux = ecs.LinuxParameters(
-            self, "LinuxParameters", init_process_enabled=spec.get("initProcessEnabled")
-        )
+        linux = ecs.LinuxParameters(self, id, init_process_enabled=spec.get("initProcessEnabled"))
         capabilities = spec.get("capabilities", {})
         linux.add_capabilities(*(ecs.Capability[c] for c in capabilities.get("add", [])))
         linux.drop_capabilities(*(ecs.Capability[c] for c in capabilities.get("drop", [])))

@@ -6,33 +6,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from autopipe import resolve, taskdef
 from autopipe.config import load_settings
 from tests.support.moto import CONFIG, ROOT, World
+from tests.support.sidecar import example, with_sidecar
 
-EXAMPLE = ROOT / "docs" / "examples" / "adot-sidecar.json"
 DIGEST = "sha256:" + "cd" * 32
 # Fargate's CPU units → allowed memory (MiB) for the sizes a small API uses.
 FARGATE_SIZES = {256: {512, 1024, 2048}, 512: set(range(1024, 4097, 1024))}
 
 
-def template_with_sidecar(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    example = json.loads(EXAMPLE.read_text())
-    template = taskdef.load_template(ROOT / "taskdef.template.json")
-    template.update(example["task"])
-    app = template["containerDefinitions"][0]
-    app["environment"] += example["appContainer"]["environment"]
-    app["dependsOn"] = example["appContainer"]["dependsOn"]
-    template["containerDefinitions"].append(example["sidecar"])
-    path = tmp_path / "taskdef.template.json"
-    path.write_text(json.dumps(template))
-    return path, example
-
-
 def test_documented_sidecar_renders_registers_and_fits(world: World, tmp_path: Path) -> None:
-    path, example = template_with_sidecar(tmp_path)
+    path = tmp_path / "taskdef.template.json"
+    path.write_text(json.dumps(with_sidecar(taskdef.load_template(ROOT / "taskdef.template.json"))))
+    statement = example()["taskRoleStatement"]
     settings = load_settings(
         config=CONFIG, env="production", environ={}, overrides={"template": str(path)}
     )
@@ -64,10 +52,10 @@ def test_documented_sidecar_renders_registers_and_fits(world: World, tmp_path: P
         {"containerName": "aws-otel-collector", "condition": "START"}
     ]
 
-    document = {"Version": "2012-10-17", "Statement": [example["taskRoleStatement"]]}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
     policy = world.aws.iam().create_policy(
         PolicyName="auto-pipe-xray-write", PolicyDocument=json.dumps(document)
     )["Policy"]
     assert policy["PolicyName"] == "auto-pipe-xray-write"
-    actions = example["taskRoleStatement"]["Action"]
+    actions = statement["Action"]
     assert all(a.startswith("xray:") and "*" not in a for a in actions)

@@ -1,0 +1,91 @@
+"""The ADOT collector sidecar of docs/tracing.md, added to the template, reaches the stack: a
+second container, the app waiting for it, and X-Ray writes (only) on the task role. Without it,
+the task role stays as it is (tests/infra/test_iam.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import App, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as sm
+from aws_cdk.assertions import Match, Template
+
+from infra import taskdef_template
+from infra.config import Names
+from infra.constructs.task_definition import XRAY_WRITE_ACTIONS, AppTaskDefinition
+from tests.support.sidecar import example, with_sidecar
+
+
+def probe(template: dict[str, Any]) -> Template:
+    stack = Stack(App(), "Probe")
+    secret = sm.Secret.from_secret_name_v2(stack, "S", "probe")
+    AppTaskDefinition(
+        stack,
+        "Task",
+        template=template,
+        names=Names(),
+        app_env="production",
+        cpu_architecture="X86_64",
+        image_uri="registry/probe:1",
+        image_tag="1",
+        git_sha="abc",
+        repository=ecr.Repository.from_repository_name(stack, "R", "probe"),
+        log_group=logs.LogGroup.from_log_group_name(stack, "L", "/probe"),
+        secrets={n: ecs.Secret.from_secrets_manager(secret) for n in ("API_KEYS", "DB_PASSWORD")},
+        environment={},
+    )
+    return Template.from_stack(stack)
+
+
+def test_the_documented_sidecar_reaches_the_stack() -> None:
+    sidecar = example()["sidecar"]
+    template = probe(with_sidecar(taskdef_template.load()))
+    template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Cpu": "512",
+            "Memory": "1024",
+            "ContainerDefinitions": [
+                Match.object_like(
+                    {
+                        "Name": "app",
+                        "DependsOn": [
+                            {"ContainerName": "aws-otel-collector", "Condition": "START"}
+                        ],
+                        "Environment": Match.array_with(
+                            [
+                                {
+                                    "Name": "OTEL_EXPORTER_OTLP_ENDPOINT",
+                                    "Value": "http://localhost:4318",
+                                }
+                            ]
+                        ),
+                    }
+                ),
+                Match.object_like(
+                    {
+                        "Name": "aws-otel-collector",
+                        "Image": sidecar["image"],
+                        "Essential": False,
+                        "Command": sidecar["command"],
+                        "ReadonlyRootFilesystem": True,
+                        "User": sidecar["user"],
+                        "LinuxParameters": {"Capabilities": {"Drop": ["ALL"]}},
+                    }
+                ),
+            ],
+        },
+    )
+    policies = template.find_resources("AWS::IAM::Policy")
+    (task_policy,) = [p for p in policies.values() if "TaskRole" in str(p["Properties"]["Roles"])]
+    (statement,) = task_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == sorted(XRAY_WRITE_ACTIONS)
+    assert sorted(XRAY_WRITE_ACTIONS) == sorted(example()["taskRoleStatement"]["Action"])
+
+
+def test_without_the_sidecar_the_task_role_gets_nothing() -> None:
+    policies = probe(taskdef_template.load()).find_resources("AWS::IAM::Policy")
+    assert not [p for p in policies.values() if "TaskRole" in str(p["Properties"]["Roles"])]
