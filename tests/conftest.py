@@ -7,7 +7,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -41,14 +41,19 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+def unavailable(what: str, reason: object) -> NoReturn:
+    """A missing dependency: a failure in CI (never a skip hiding it), a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"CI must run {what}: {reason}")
+    pytest.skip(str(reason))
+
+
 def start_postgres(**kwargs: Any) -> PostgresServer:
     """A fresh cluster; in CI a missing server is a failure, never a skip."""
     try:
         server = PostgresServer(**kwargs).init()
     except PostgresUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
-        pytest.skip(str(exc))
+        unavailable("the PostgreSQL tests", exc)
     server.start()
     return server
 

@@ -136,16 +136,9 @@ class AppTaskDefinition(Construct):
         env = {e["name"]: e["value"] for e in spec.get("environment", [])}
         env.update({k: environment[k] for k in sorted(environment)})
         health = spec["healthCheck"]
-        log = spec["logConfiguration"]
         container = self.definition.add_container(
             spec["name"],
-            container_name=spec["name"],
-            image=ecs.ContainerImage.from_registry(spec["image"]),
-            essential=spec.get("essential", True),
-            cpu=spec.get("cpu"),
-            memory_limit_mib=spec.get("memory"),
-            user=spec.get("user"),
-            readonly_root_filesystem=spec.get("readonlyRootFilesystem"),
+            **self._options(spec, "LinuxParameters"),
             port_mappings=[_port(p) for p in spec.get("portMappings", [])],
             environment=env,
             secrets={name: secrets[name] for name in (s["name"] for s in spec.get("secrets", []))},
@@ -157,8 +150,6 @@ class AppTaskDefinition(Construct):
                 start_period=Duration.seconds(health["startPeriod"]),
             ),
             stop_timeout=Duration.seconds(spec["stopTimeout"]) if "stopTimeout" in spec else None,
-            linux_parameters=self._linux(spec.get("linuxParameters")),
-            logging=ecs.GenericLogDriver(log_driver=log["logDriver"], options=log["options"]),
         )
         for mount in spec.get("mountPoints", []):
             container.add_mount_points(
@@ -180,25 +171,31 @@ class AppTaskDefinition(Construct):
 
     def _sidecar(self, spec: Mapping[str, Any]) -> ecs.ContainerDefinition:
         """A helper container from the template (docs/tracing.md: the ADOT collector)."""
-        log = spec.get("logConfiguration")
         return self.definition.add_container(
             spec["name"],
-            container_name=spec["name"],
-            image=ecs.ContainerImage.from_registry(spec["image"]),
-            essential=spec.get("essential", True),
-            cpu=spec.get("cpu"),
-            memory_limit_mib=spec.get("memory"),
+            **self._options(spec, f"{spec['name']}Linux"),
             command=spec.get("command"),
-            user=spec.get("user"),
-            readonly_root_filesystem=spec.get("readonlyRootFilesystem"),
             environment={e["name"]: e["value"] for e in spec.get("environment", [])},
-            linux_parameters=self._linux(spec.get("linuxParameters"), f"{spec['name']}Linux"),
-            logging=(
+        )
+
+    def _options(self, spec: Mapping[str, Any], linux_id: str) -> dict[str, Any]:
+        """What the app container and sidecars carry over alike."""
+        log = spec.get("logConfiguration")
+        return {
+            "container_name": spec["name"],
+            "image": ecs.ContainerImage.from_registry(spec["image"]),
+            "essential": spec.get("essential", True),
+            "cpu": spec.get("cpu"),
+            "memory_limit_mib": spec.get("memory"),
+            "user": spec.get("user"),
+            "readonly_root_filesystem": spec.get("readonlyRootFilesystem"),
+            "linux_parameters": self._linux(spec.get("linuxParameters"), linux_id),
+            "logging": (
                 ecs.GenericLogDriver(log_driver=log["logDriver"], options=log["options"])
                 if log
                 else None
             ),
-        )
+        }
 
     def _allow_xray_writes(self) -> None:
         """The collector sends traces with the task role's credentials: X-Ray writes and
@@ -214,9 +211,7 @@ class AppTaskDefinition(Construct):
             },
         )
 
-    def _linux(
-        self, spec: Mapping[str, Any] | None, id: str = "LinuxParameters"
-    ) -> ecs.LinuxParameters | None:
+    def _linux(self, spec: Mapping[str, Any] | None, id: str) -> ecs.LinuxParameters | None:
         if not spec:
             return None
         unknown = set(spec) - {"initProcessEnabled", "capabilities"}

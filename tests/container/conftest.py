@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import IN_CI, migrate
+from tests.conftest import migrate, unavailable
 from tests.support import docker as d
 from tests.support.pg import PostgresServer
 
@@ -21,9 +21,7 @@ def engine() -> None:
     try:
         d.ensure_engine()
     except d.DockerUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"CI must run the container tests: {exc}")
-        pytest.skip(str(exc))
+        unavailable("the container tests", exc)
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +29,10 @@ def base_image(engine: None) -> str:
     """PYTHON_IMAGE if given, else the offline stand-in (`make base-image`)."""
     image = os.environ.get("PYTHON_IMAGE", d.LOCAL_BASE)
     if not d.image_exists(image):
-        message = f"base image {image} is not available locally (run `make base-image`)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(
+            "the container tests",
+            f"base image {image} is not available locally (run `make base-image`)",
+        )
     return image
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 from tests.support import docker as d
 from tests.support.pg import free_port
 
@@ -27,9 +27,7 @@ POSTGRES_IMAGE = "auto-pipe-postgres:local"
 def compose(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
     tool = shutil.which("docker-compose")
     if tool is None:
-        if IN_CI:
-            pytest.fail("docker-compose is not installed")
-        pytest.skip("docker-compose is not installed")
+        unavailable("the compose tests", "docker-compose is not installed")
     result = subprocess.run(
         [tool, *args], cwd=d.ROOT, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})}, check=False,

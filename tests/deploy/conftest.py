@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from autopipe.rehearsal.emulator import Emulator
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 from tests.support import docker as d
 from tests.support.moto import CallLog, World, make_world
 
@@ -45,9 +45,7 @@ def service_image() -> str:
         if not d.image_exists(d.LOCAL_BASE):
             raise d.DockerUnavailable(f"no base image {d.LOCAL_BASE} (make base-image)")
     except d.DockerUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"CI must run the Docker-backed deployer tests: {exc}")
-        pytest.skip(str(exc))
+        unavailable("the Docker-backed deployer tests", exc)
     d.build(TEST_IMAGE, d.ROOT, PYTHON_IMAGE=d.LOCAL_BASE, GIT_SHA=TEST_SHA, IMAGE_TAG="test",
             VERSION="0.1.0")  # fmt: skip
     return TEST_IMAGE

@@ -10,19 +10,13 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
-from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as sm
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from infra import taskdef_template
-from infra.config import Names
-from infra.constructs.task_definition import AppTaskDefinition
 from infra.errors import ConfigError
 from tests.infra.cfn import resolve
 from tests.infra.conftest import Synth
+from tests.infra.probe import task_definition
 
 STACK_ADDED_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "LOG_LEVEL"}
 VERBATIM = {"options"}  # map keys that are data, not property names
@@ -109,24 +103,7 @@ def test_a_template_change_reaches_the_stack() -> None:
     container["healthCheck"]["retries"] = 5
     container["environment"].append({"name": "FEATURE_FLAG", "value": "on"})
     changed["memory"] = "1024"
-    stack = Stack(App(), "Probe")
-    secret = sm.Secret.from_secret_name_v2(stack, "S", "probe")
-    AppTaskDefinition(
-        stack,
-        "Task",
-        template=changed,
-        names=Names(),
-        app_env="staging",
-        cpu_architecture="ARM64",
-        image_uri="registry/probe:1",
-        image_tag="1",
-        git_sha="abc",
-        repository=ecr.Repository.from_repository_name(stack, "R", "probe"),
-        log_group=logs.LogGroup.from_log_group_name(stack, "L", "/probe"),
-        secrets={n: ecs.Secret.from_secrets_manager(secret) for n in ("API_KEYS", "DB_PASSWORD")},
-        environment={},
-    )
-    Template.from_stack(stack).has_resource_properties(
+    task_definition(changed).has_resource_properties(
         "AWS::ECS::TaskDefinition",
         {
             "Memory": "1024",

@@ -4,45 +4,17 @@ the task role stays as it is (tests/infra/test_iam.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_cdk import App, Stack
-from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as sm
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from infra import taskdef_template
-from infra.config import Names
-from infra.constructs.task_definition import XRAY_WRITE_ACTIONS, AppTaskDefinition
+from infra.constructs.task_definition import XRAY_WRITE_ACTIONS
+from tests.infra.probe import task_definition
 from tests.support.sidecar import example, with_sidecar
-
-
-def probe(template: dict[str, Any]) -> Template:
-    stack = Stack(App(), "Probe")
-    secret = sm.Secret.from_secret_name_v2(stack, "S", "probe")
-    AppTaskDefinition(
-        stack,
-        "Task",
-        template=template,
-        names=Names(),
-        app_env="production",
-        cpu_architecture="X86_64",
-        image_uri="registry/probe:1",
-        image_tag="1",
-        git_sha="abc",
-        repository=ecr.Repository.from_repository_name(stack, "R", "probe"),
-        log_group=logs.LogGroup.from_log_group_name(stack, "L", "/probe"),
-        secrets={n: ecs.Secret.from_secrets_manager(secret) for n in ("API_KEYS", "DB_PASSWORD")},
-        environment={},
-    )
-    return Template.from_stack(stack)
 
 
 def test_the_documented_sidecar_reaches_the_stack() -> None:
     sidecar = example()["sidecar"]
-    template = probe(with_sidecar(taskdef_template.load()))
+    template = task_definition(with_sidecar(taskdef_template.load()), app_env="production")
     template.has_resource_properties(
         "AWS::ECS::TaskDefinition",
         {
@@ -87,5 +59,5 @@ def test_the_documented_sidecar_reaches_the_stack() -> None:
 
 
 def test_without_the_sidecar_the_task_role_gets_nothing() -> None:
-    policies = probe(taskdef_template.load()).find_resources("AWS::IAM::Policy")
+    policies = task_definition(taskdef_template.load()).find_resources("AWS::IAM::Policy")
     assert not [p for p in policies.values() if "TaskRole" in str(p["Properties"]["Roles"])]
