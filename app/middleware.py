@@ -15,6 +15,7 @@ from app.observability.logging import AccessLog, request_id_var
 from app.observability.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_ALB_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
 error_log = structlog.get_logger("app.errors")
 
 
@@ -31,7 +32,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
+        incoming_id, alb_trace_id = _incoming_ids(scope)
+        request_id = incoming_id or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         status = 500
@@ -69,17 +71,25 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 3),
                 request_id=request_id,
+                **({"alb_trace_id": alb_trace_id} if alb_trace_id else {}),
             )
             request_id_var.reset(token)
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def _incoming_ids(scope: Scope) -> tuple[str | None, str | None]:
+    """The caller's request id, and the `Root` the ALB put in X-Amzn-Trace-Id: the ALB's own
+    access log records that id, so logging it joins the two. (It has no `Parent`, so a trace,
+    when tracing is on, starts here with an id of its own.)"""
+    request_id = alb_trace_id = None
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text = value.decode("latin-1")
             # Only ids that are safe to log and echo; anything else gets a fresh one.
-            return text if _REQUEST_ID.fullmatch(text) else None
-    return None
+            request_id = text if _REQUEST_ID.fullmatch(text) else None
+        elif name == b"x-amzn-trace-id":
+            root = _ALB_ROOT.search(value.decode("latin-1"))
+            alb_trace_id = root[1] if root else None
+    return request_id, alb_trace_id
 
 
 class BodyLimitMiddleware:

@@ -5,7 +5,8 @@ request gets a server span (FastAPI) with child spans for its database calls (as
 PostgreSQL, SQLAlchemy on SQLite), exported over OTLP/HTTP to whatever listens at the endpoint —
 in ECS, an AWS Distro for OpenTelemetry (ADOT) collector sidecar on localhost:4318 that forwards
 to X-Ray (docs/tracing.md). Trace ids are X-Ray compatible (the first 32 bits are the start
-time), an incoming ALB `X-Amzn-Trace-Id` or W3C `traceparent` continues the caller's trace, and
+time), an incoming W3C `traceparent` or X-Ray header with a parent continues the caller's trace
+(the ALB's header has no parent: its Root is logged as `alb_trace_id` by the middleware), and
 every log line written inside a span carries its ids.
 
 This module is imported only when tracing is on: the SDK and instrumentation imports cost about

@@ -8,8 +8,9 @@ import re
 import httpx
 import pytest
 
+from app.main import create_app
 from app.observability.logging import AccessLog
-from tests.conftest import AUTH
+from tests.conftest import AUTH, make_settings, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -75,3 +76,28 @@ async def test_emf_error_count_marks_only_5xx(capsys: pytest.CaptureFixture[str]
     plain = AccessLog("INFO", json=True, emf_service=None)
     plain(method="GET", path="/x", route="/x", status=200, duration_ms=1.0)
     assert "_aws" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("header", "logged"),
+    [
+        ("Root=1-6b0792b4-0123456789abcdef01234567", "1-6b0792b4-0123456789abcdef01234567"),
+        (
+            "Self=1-6b0792b4-aaaaaaaaaaaaaaaaaaaaaaaa;Root=1-6b0792b4-0123456789abcdef01234567",
+            "1-6b0792b4-0123456789abcdef01234567",
+        ),
+        ("Root=1-6b0792b4-0123456789abcdef01234567\nforged", None),  # never logged as is
+        ('Root=1-6b0792b4-0123456789abcdef01234567","level":"error', None),
+        ("Root=garbage", None),
+    ],
+)
+async def test_the_albs_trace_id_is_on_the_access_line_when_well_formed(
+    database_url: str, capsys: pytest.CaptureFixture[str], header: str, logged: str | None
+) -> None:
+    """The ALB's access log records X-Amzn-Trace-Id's Root; the same id on ours joins them."""
+    app = create_app(make_settings(database_url=database_url, log_level="INFO"))
+    async with running(app) as client:
+        capsys.readouterr()
+        await client.get("/health", headers={"X-Amzn-Trace-Id": header})
+        (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"request"' in x]
+    assert line.get("alb_trace_id") == logged

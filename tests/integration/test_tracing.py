@@ -20,7 +20,10 @@ from tests.support.pg import free_port
 pytestmark = pytest.mark.live
 
 SERVER = 2  # SpanKind.SERVER in the OTLP protobuf
+# From an X-Ray-instrumented caller: a parent to continue.
 XRAY_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+# What the ALB adds: a Root only, no parent; logged, and the trace starts here.
+ALB_HEADER = "Root=1-6b0792b4-aaaaaaaaaaaaaaaaaaaaaaaa"
 W3C_TRACE, W3C_PARENT = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 
@@ -40,6 +43,7 @@ def _serve_and_stop(database_url: str, receiver_url: str) -> list[dict[str, obje
         assert httpx.get(path, headers={"X-Amzn-Trace-Id": XRAY_HEADER}).status_code == 200
         traceparent = f"00-{W3C_TRACE}-{W3C_PARENT}-01"
         assert httpx.get(path, headers={"traceparent": traceparent}).status_code == 200
+        assert httpx.get(path, headers={"X-Amzn-Trace-Id": ALB_HEADER}).status_code == 200
         assert httpx.get(f"{server.url}/ready").status_code == 200
         server.terminate()
         # uvicorn re-raises the signal once it has drained and shut down.
@@ -54,11 +58,11 @@ def _server_spans(spans: list[Span]) -> list[Span]:
 def test_spans_logs_and_ids(database_url: str) -> None:
     with OtlpReceiver() as receiver:
         lines = _serve_and_stop(database_url, receiver.url)
-        spans = receiver.wait_for(4, timeout=5)
+        spans = receiver.wait_for(5, timeout=5)
     assert set(receiver.paths) == {"/v1/traces"}
 
     servers = _server_spans(spans)
-    assert [s.attributes["http.route"] for s in servers] == ["/items"] + ["/items/{item_id}"] * 3
+    assert [s.attributes["http.route"] for s in servers] == ["/items"] + ["/items/{item_id}"] * 4
     assert all(s.resource["service.name"] == "auto-pipe-service" for s in spans)
     assert "/ready" not in json.dumps([s.attributes for s in spans])  # probes are not traced
 
@@ -71,12 +75,13 @@ def test_spans_logs_and_ids(database_url: str) -> None:
 
     # Ids: X-Ray compatible when new (the first 32 bits are the epoch second), and the caller's
     # trace continued from the ALB's X-Amzn-Trace-Id or a W3C traceparent.
-    created, plain, from_alb, from_w3c = servers
-    for own in (created, plain):
+    created, plain, from_xray, from_w3c, behind_alb = servers
+    for own in (created, plain, behind_alb):
         assert abs(int(own.trace_id[:8], 16) - time.time()) < 300
         assert own.parent_span_id == ""
-    assert from_alb.trace_id == "5759e988bd862e3fe1be46a994272793"
-    assert from_alb.parent_span_id == "53995c3f42cd8ad8"
+    assert from_xray.trace_id == "5759e988bd862e3fe1be46a994272793"
+    assert from_xray.parent_span_id == "53995c3f42cd8ad8"
+    assert behind_alb.trace_id != "6b0792b4aaaaaaaaaaaaaaaaaaaaaaaa"
     assert (from_w3c.trace_id, from_w3c.parent_span_id) == (W3C_TRACE, W3C_PARENT)
 
     # The access line of each traced request carries its ids, in both spellings.
@@ -86,6 +91,8 @@ def test_spans_logs_and_ids(database_url: str) -> None:
     for line, span in zip(traced, servers, strict=True):
         assert line["span_id"] == span.span_id
         assert line["xray_trace_id"] == f"1-{span.trace_id[:8]}-{span.trace_id[8:]}"
+    assert traced[-1]["alb_trace_id"] == "1-6b0792b4-aaaaaaaaaaaaaaaaaaaaaaaa"  # joins ALB logs
+    assert "alb_trace_id" not in traced[0]
     ready = [line for line in access if line["path"] == "/ready"]
     assert ready
     assert "trace_id" not in ready[0]
