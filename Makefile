@@ -113,6 +113,10 @@ hadolint: ## Lint the Dockerfiles with hadolint
 bench: sync ## Read-path benchmark against PostgreSQL (needs wrk and taskset)
 	@$(RUN) python -m bench.read_path $(BENCH_ARGS)
 
+.PHONY: soak
+soak: sync base-image ## Soak: the container at Fargate size under steady mixed load, 10 minutes
+	@$(RUN) python -m bench.soak $(BENCH_ARGS)
+
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache coverage.xml .coverage data

@@ -112,11 +112,10 @@ def markdown(summaries: list[Summary], result: Verdict, *, load_cpu: int) -> str
     return "\n".join(lines)
 
 
-def write_json(
-    path: Path, summaries: list[Summary], result: Verdict, config: dict[str, Any]
-) -> None:
-    record = {
-        "benchmark": "read_path",
+def record_header(benchmark: str, config: dict[str, Any]) -> dict[str, Any]:
+    """What every results file starts with: which bench, when, on what, with which settings."""
+    return {
+        "benchmark": benchmark,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -124,6 +123,14 @@ def write_json(
             "python": platform.python_version(),
         },
         "config": config,
+    }
+
+
+def write_json(
+    path: Path, summaries: list[Summary], result: Verdict, config: dict[str, Any]
+) -> None:
+    record = {
+        **record_header("read_path", config),
         "servers": {
             s.key: {
                 "label": s.label,
