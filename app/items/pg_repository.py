@@ -5,6 +5,7 @@ fifth of the CPU of an ORM-layer round trip (see bench/README.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -94,12 +95,16 @@ class _Connection:
             raise
 
     async def __aexit__(self, *exc: object) -> None:
-        error = exc[1]
-        if isinstance(error, _BROKEN):
-            # A server error (PostgresError) leaves the connection usable; these may leave it
-            # mid-protocol, and with no reset on release it would go back to the pool broken.
-            self._acquired.connection.terminate()
+        # The gate's slot comes back whatever happens below: a slot lost here is lost for the
+        # life of the process, and after `db_pool_size` of them every request would be a 503.
         try:
+            if isinstance(exc[1], _BROKEN):
+                # A server error (PostgresError) leaves the connection usable; these may leave
+                # it mid-protocol, and with no reset on release it would go back to the pool
+                # broken. asyncpg may have taken it back already (a lost connection inside a
+                # transaction): then there is nothing left to terminate.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    self._acquired.connection.terminate()
             await self._acquired.__aexit__(*exc)
         finally:
             self._store.gate.release()

@@ -20,6 +20,9 @@ from tests.support.pg import PostgresServer
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.live]
 
 WORKERS = 6
+POOL = (
+    8  # DB_POOL_SIZE: more than the workers and probes, so lost slots stay unnoticed unless checked
+)
 PAUSE = 0.01  # between one worker's requests: a bounded load, not a flood
 OUTAGE = 3.0  # seconds PostgreSQL stays down
 BOUND = 5.0  # readiness must follow the database within this, both ways
@@ -86,6 +89,7 @@ async def test_outage_under_load_loses_nothing(outage_pg: PostgresServer, url: s
         "DATABASE_URL": url,
         "API_KEYS": API_KEY,
         "LOG_LEVEL": "WARNING",
+        "DB_POOL_SIZE": str(POOL),
         "DB_CONNECT_TIMEOUT": "1",
         "DB_POOL_TIMEOUT": "1",
         "READY_TIMEOUT": "1",
@@ -116,6 +120,18 @@ async def test_outage_under_load_loses_nothing(outage_pg: PostgresServer, url: s
             for probe in probes:
                 probe.cancel()
             await asyncio.gather(*probes, return_exceptions=True)
+
+            # The whole pool is back: POOL reads held inside PostgreSQL at once all get a
+            # connection (one lost to the outage would leave a read waiting past the 1 s pool
+            # timeout: a 503).
+            item_id = next(iter(record.acknowledged))
+            locker = outage_pg.hold_items_lock("outage_load", 1.5)
+            try:
+                await asyncio.sleep(0.3)
+                held = await asyncio.gather(*(client.get(f"/items/{item_id}") for _ in range(POOL)))
+            finally:
+                await asyncio.to_thread(locker.wait, 10)
+            assert [r.status_code for r in held] == [200] * POOL, [r.text for r in held][:2]
 
             # Every write the service acknowledged is there, as acknowledged.
             for item_id, (name, version) in record.acknowledged.items():

@@ -48,3 +48,33 @@ async def test_pool_exhaustion_answers_503_fast_and_recovers(
         # No restart needed: the pool serves again as soon as PostgreSQL does.
         after = await asyncio.gather(*(client.get("/items/1") for _ in range(4 * POOL)))
         assert [r.status_code for r in after] == [200] * (4 * POOL)
+
+
+async def test_a_connection_lost_inside_a_transaction_gives_its_slot_back(
+    pg_server: PostgresServer, pg_url: str
+) -> None:
+    """A list page runs in a transaction; when PostgreSQL drops the connection mid-way (a
+    failover, a restart), asyncpg takes the connection back itself. The pool gate's slot must
+    come back too: each one lost would shrink the service's capacity for good."""
+    settings = make_settings(database_url=pg_url, db_pool_size=POOL, db_pool_timeout=0.5)
+    async with running(create_app(settings)) as client:
+        locker = pg_server.hold_items_lock(PG_DATABASE, 2)
+        try:
+            await asyncio.sleep(0.3)
+            pages = [asyncio.create_task(client.get("/items")) for _ in range(POOL)]
+            await asyncio.sleep(0.3)  # both pages now wait on the lock, inside a transaction
+            pg_server.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'auto-pipe'"
+            )
+            assert [(await p).status_code for p in pages] == [503] * POOL
+        finally:
+            await asyncio.to_thread(locker.wait, 10)
+        # Both slots are free again: two reads held inside PostgreSQL at once both get one.
+        locker = pg_server.hold_items_lock(PG_DATABASE, 1)
+        try:
+            await asyncio.sleep(0.3)
+            held = await asyncio.gather(*(client.get("/items") for _ in range(POOL)))
+        finally:
+            await asyncio.to_thread(locker.wait, 10)
+        assert [r.status_code for r in held] == [200] * POOL, [r.text for r in held]
