@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.deps import ItemsDep, SettingsDep
@@ -36,11 +37,13 @@ async def health() -> dict[str, Any]:
     response_model=Status,
     responses={503: {"description": "Database unreachable", "content": {PROBLEM_JSON: {}}}},
 )
-async def ready(store: ItemsDep, settings: SettingsDep) -> dict[str, Any]:
+async def ready(request: Request, store: ItemsDep, settings: SettingsDep) -> dict[str, Any]:
     """Readiness: a `SELECT 1` round-trip within READY_TIMEOUT seconds."""
+    tracing = request.app.state.tracing
     try:
         async with asyncio.timeout(settings.ready_timeout):
-            await store.ping()
+            with tracing.untraced() if tracing is not None else nullcontext():
+                await store.ping()
     except Exception as exc:
         if isinstance(exc, TimeoutError) or is_database_unavailable(exc):
             raise DatabaseUnavailable(

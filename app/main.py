@@ -55,10 +55,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         # Runs after uvicorn has drained in-flight requests on SIGTERM.
-        await store.close()
-        log.info("shutdown")
-        if tracing is not None:
-            tracing.shutdown()
+        try:
+            await store.close()
+            log.info("shutdown")
+        finally:
+            if tracing is not None:
+                tracing.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

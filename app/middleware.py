@@ -15,7 +15,7 @@ from app.observability.logging import AccessLog, request_id_var
 from app.observability.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_ALB_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
+_ALB_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})\s*(?:;|$)")
 error_log = structlog.get_logger("app.errors")
 
 
@@ -81,8 +81,10 @@ def _incoming_ids(scope: Scope) -> tuple[str | None, str | None]:
     access log records that id, so logging it joins the two. (It has no `Parent`, so a trace,
     when tracing is on, starts here with an id of its own.)"""
     request_id = alb_trace_id = None
+    seen_request_id = False
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == b"x-request-id" and not seen_request_id:  # the first one decides
+            seen_request_id = True
             text = value.decode("latin-1")
             # Only ids that are safe to log and echo; anything else gets a fresh one.
             request_id = text if _REQUEST_ID.fullmatch(text) else None

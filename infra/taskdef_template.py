@@ -136,6 +136,14 @@ def parse(data: Mapping[str, Any], values: Mapping[str, str]) -> TaskdefTemplate
     if not isinstance(definitions, list) or not definitions:
         raise ConfigError("the template must define the app container first")
     container, sidecars = definitions[0], definitions[1:]
+    if container.get("name") != "${CONTAINER}":
+        raise ConfigError("the app container (name ${CONTAINER}) must come first in the template")
+    sidecar_names = {s.get("name") for s in sidecars}
+    for dependency in container.get("dependsOn", []):
+        if dependency.get("containerName") not in sidecar_names or dependency.get(
+            "condition"
+        ) not in ("START", "COMPLETE", "SUCCESS", "HEALTHY"):
+            raise ConfigError(f"dependsOn must name a sidecar and an ECS condition: {dependency}")
     unknown |= {f"containerDefinitions[0].{k}" for k in set(container) - CONTAINER_KEYS}
     for i, sidecar in enumerate(sidecars, start=1):
         unknown |= {f"containerDefinitions[{i}].{k}" for k in set(sidecar) - SIDECAR_KEYS}

@@ -68,6 +68,8 @@ def _never_null(schema: JsonDict) -> None:
     for prop in properties.values() if isinstance(properties, dict) else ():
         if isinstance(prop, dict):
             drop_null(prop)
+            if prop.get("default", "") is None:
+                del prop["default"]  # "omitted", not null
 
 
 class _Input(BaseModel):

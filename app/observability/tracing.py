@@ -19,7 +19,9 @@ OTEL_RESOURCE_ATTRIBUTES add resource attributes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
@@ -77,10 +80,18 @@ def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
 
 @dataclass
 class Tracing:
-    """What `install` set up, so the lifespan can flush and undo it."""
+    """What `install` set up, so the lifespan can flush and undo it. One traced app per process
+    (as served): the driver instrumentation is process-wide."""
 
     app: FastAPI
     provider: TracerProvider
+    flush_timeout: float
+
+    @staticmethod
+    def untraced() -> AbstractContextManager[None]:
+        """No spans inside (the readiness probe's `SELECT 1` would otherwise be a root trace
+        every few seconds per task)."""
+        return suppress_instrumentation()
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         # The instrumentation declares SQLAlchemy < 2.1 but only uses the engine's
@@ -93,8 +104,12 @@ class Tracing:
         )
 
     def shutdown(self) -> None:
-        """Export what is buffered (the drain has finished) and remove the instrumentation."""
-        self.provider.shutdown()
+        """Export what is buffered (the drain has finished), for `flush_timeout` at most: the
+        SDK's own bound is 30 s per processor, past ECS's stop timeout. Then remove the
+        instrumentation."""
+        flush = threading.Thread(target=self.provider.shutdown, name="otel-flush", daemon=True)
+        flush.start()
+        flush.join(self.flush_timeout)
         FastAPIInstrumentor.uninstrument_app(self.app)
         for instrumentor in (_asyncpg, _sqlalchemy):
             if instrumentor.is_instrumented_by_opentelemetry:
@@ -133,4 +148,4 @@ def install(app: FastAPI, settings: Settings) -> Tracing | None:
     )
     if not _asyncpg.is_instrumented_by_opentelemetry:
         _asyncpg.instrument(tracer_provider=provider)
-    return Tracing(app=app, provider=provider)
+    return Tracing(app=app, provider=provider, flush_timeout=settings.tracing_export_timeout)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 from autopipe import resolve, taskdef
 from autopipe.config import load_settings
@@ -56,6 +57,12 @@ def test_documented_sidecar_renders_registers_and_fits(world: World, tmp_path: P
     policy = world.aws.iam().create_policy(
         PolicyName="auto-pipe-xray-write", PolicyDocument=json.dumps(document)
     )["Policy"]
-    assert policy["PolicyName"] == "auto-pipe-xray-write"
+    # IAM parsed the document: it reads back with exactly these actions.
+    iam = world.aws.iam()
+    stored = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])[
+        "PolicyVersion"
+    ]["Document"]
+    stored = json.loads(unquote(stored)) if isinstance(stored, str) else stored
+    assert stored["Statement"][0]["Action"] == statement["Action"]
     actions = statement["Action"]
     assert all(a.startswith("xray:") and "*" not in a for a in actions)

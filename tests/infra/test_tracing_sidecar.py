@@ -4,10 +4,15 @@ the task role stays as it is (tests/infra/test_iam.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from aws_cdk.assertions import Match
 
 from infra import taskdef_template
 from infra.constructs.task_definition import XRAY_WRITE_ACTIONS
+from infra.errors import ConfigError
 from tests.infra.probe import task_definition
 from tests.support.sidecar import example, with_sidecar
 
@@ -61,3 +66,31 @@ def test_the_documented_sidecar_reaches_the_stack() -> None:
 def test_without_the_sidecar_the_task_role_gets_nothing() -> None:
     policies = task_definition(taskdef_template.load()).find_resources("AWS::IAM::Policy")
     assert not [p for p in policies.values() if "TaskRole" in str(p["Properties"]["Roles"])]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t["containerDefinitions"].reverse(), "must come first"),
+        (
+            lambda t: t["containerDefinitions"][0]["dependsOn"][0].update(containerName="nope"),
+            "dependsOn must name a sidecar",
+        ),
+        (
+            lambda t: t["containerDefinitions"][0]["dependsOn"][0].update(condition="READY"),
+            "dependsOn must name a sidecar and an ECS condition",
+        ),
+        (
+            lambda t: t["containerDefinitions"][1].update(secrets=[]),
+            r"containerDefinitions\[1\]\.secrets",
+        ),
+    ],
+    ids=["sidecar-first", "unknown-container", "unknown-condition", "sidecar-secrets"],
+)
+def test_a_template_the_stack_cannot_carry_is_a_config_error(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    template = with_sidecar(taskdef_template.load())
+    change(template)
+    with pytest.raises(ConfigError, match=message):
+        taskdef_template.parse(template, {})

@@ -25,6 +25,15 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
     )
 
 
+async def test_the_first_request_id_header_decides(client: httpx.AsyncClient) -> None:
+    for headers, expected in (
+        ([(b"x-request-id", b"first-1"), (b"x-request-id", b"has space")], "first-1"),
+        ([(b"x-request-id", b"has space"), (b"x-request-id", b"second-2")], None),
+    ):
+        echoed = (await client.get("/health", headers=headers)).headers["x-request-id"]
+        assert echoed == expected if expected else re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
 @pytest.mark.parametrize("unsafe", ["has space", "x" * 129, "new\u00e9line"])
 async def test_unsafe_request_ids_are_replaced(client: httpx.AsyncClient, unsafe: str) -> None:
     headers = [(b"x-request-id", unsafe.encode("latin-1"))]
@@ -89,6 +98,7 @@ async def test_emf_error_count_marks_only_5xx(capsys: pytest.CaptureFixture[str]
         ("Root=1-6b0792b4-0123456789abcdef01234567\nforged", None),  # never logged as is
         ('Root=1-6b0792b4-0123456789abcdef01234567","level":"error', None),
         ("Root=garbage", None),
+        ("Root=1-6b0792b4-0123456789abcdef01234567 ;Self=x", "1-6b0792b4-0123456789abcdef01234567"),
     ],
 )
 async def test_the_albs_trace_id_is_on_the_access_line_when_well_formed(

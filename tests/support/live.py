@@ -31,6 +31,11 @@ class LiveServer:
             "PORT": str(self.port),
             "ENV": "test",
             "LOG_FORMAT": "json",
+            # A developer's own collector settings must not make test servers export anywhere;
+            # the tracing tests switch it back on with an endpoint of their own.
+            "OTEL_SDK_DISABLED": "false"
+            if any(k.startswith("OTEL_EXPORTER") for k in env)
+            else "true",
             **env,
         }
         self._log = tempfile.NamedTemporaryFile(prefix="autopipe-live-", suffix=".log")  # noqa: SIM115
