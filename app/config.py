@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_exporter_otlp_traces_endpoint: str | None = None
     otel_sdk_disabled: bool = False
-    # One export attempt's bound: a missing collector must not stall the shutdown drain.
+    # Bounds one export, and the final flush at shutdown: a missing or hung collector must not
+    # keep the task past ECS's stop timeout.
     tracing_export_timeout: float = Field(default=5.0, gt=0)
 
     app_version: str = __version__
