@@ -1,6 +1,7 @@
 """Names in the config → the ARNs and values a task definition needs.
 
-`AwsResolver` asks AWS (STS for the account, Secrets Manager for full secret ARNs);
+`AwsResolver` asks AWS (STS for the account, Secrets Manager for full secret ARNs, SSM for
+`ssm:/name` environment values such as the database address the stack publishes);
 `OfflineResolver` makes plausible ARNs with no network, for `autopipe local`.
 """
 
@@ -16,10 +17,15 @@ from autopipe.errors import ConfigError
 OFFLINE_ACCOUNT = "000000000000"
 
 
+SSM_PREFIX = "ssm:"
+
+
 class Resolver(Protocol):
     def account_id(self) -> str: ...
 
     def secret_arn(self, name: str) -> str: ...
+
+    def parameter(self, name: str) -> str: ...
 
 
 def partition(region: str) -> str:
@@ -44,6 +50,18 @@ class AwsResolver:
                 raise ConfigError(f"secret {name!r} not found in Secrets Manager") from exc
             raise
 
+    def parameter(self, name: str) -> str:
+        try:
+            value: str = self._aws.ssm().get_parameter(Name=name)["Parameter"]["Value"]
+        except Exception as exc:
+            if error_code(exc) == "ParameterNotFound":
+                raise ConfigError(
+                    f"SSM parameter {name!r} not found (the service stack writes it: deploy "
+                    "AutoPipe-<env> first)"
+                ) from exc
+            raise
+        return value
+
 
 class OfflineResolver:
     def __init__(self, settings: Settings) -> None:
@@ -55,6 +73,11 @@ class OfflineResolver:
     def secret_arn(self, name: str) -> str:
         region = self._settings.region
         return f"arn:{partition(region)}:secretsmanager:{region}:{self.account_id()}:secret:{name}"
+
+    def parameter(self, name: str) -> str:
+        # No AWS to ask: empty, which the app reads as unset (a local run brings its own
+        # database, e.g. --set-env DATABASE_URL=...).
+        return ""
 
 
 def value_from(ref: str, resolver: Resolver) -> str:
@@ -101,7 +124,12 @@ def render(
         "TASK_ROLE_ARN": role_arn(settings.task_role, account, settings.region),
         **{f"SECRET_{name}": arn for name, arn in secrets.items()},
     }
-    environment = {**settings.environment, **(extra_environment or {})}
+    environment = {
+        name: resolver.parameter(value.removeprefix(SSM_PREFIX))
+        if value.startswith(SSM_PREFIX)
+        else value
+        for name, value in {**settings.environment, **(extra_environment or {})}.items()
+    }
     return taskdef.render(
         taskdef.load_template(settings.template_path),
         values,

@@ -42,7 +42,9 @@ class ToolMissing(RuntimeError):
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    # The locked version next to this interpreter first: another one on PATH may judge the
+    # same template differently.
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
         raise ToolMissing(f"{name} is not installed (uv sync installs the infra group)")
     return found

@@ -124,6 +124,12 @@ class EnvironmentConfig:
         return f"/auto-pipe/{self.name}/release"
 
     @property
+    def service_parameter_prefix(self) -> str:
+        """SSM parameters the service stack writes for the deployer (the database's address),
+        so `autopipe.toml` names them instead of copying values: read-only to the deploy role."""
+        return f"/auto-pipe/{self.name}/service"
+
+    @property
     def github_subject(self) -> str:
         environment = self.github_environment or self.name
         return f"repo:{self.github_repository}:environment:{environment}"

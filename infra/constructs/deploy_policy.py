@@ -109,6 +109,11 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
             (arn % ("dynamodb", f"table/{n.lock_table}"),),
         ),
         Grant(
+            "ReadTheStacksSettings",
+            ("ssm:GetParameter",),
+            (arn % ("ssm", f"parameter{config.service_parameter_prefix}/*"),),
+        ),
+        Grant(
             "RecordTheRelease",
             ("ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"),
             (arn % ("ssm", f"parameter{config.release_parameter_prefix}/*"),),

@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -131,6 +132,15 @@ class ServiceStack(Stack):
                 "LOG_LEVEL": c.app_log_level,
             },
         )
+        # What autopipe.toml's `ssm:` values read: the address of this stack's database.
+        for setting, value in (("db-host", database.host), ("db-port", database.port)):
+            ssm.StringParameter(
+                self,
+                f"Service-{setting}",
+                parameter_name=f"{c.service_parameter_prefix}/{setting}",
+                string_value=value,
+                description=f"auto-pipe {c.name}: {setting}, for the deployer's task definitions",
+            )
         alerting = Alerting(self, "Alerting", prefix=c.prefix, key=key, default_email=c.alarm_email)
         alarms = ServiceAlarms(
             self,
@@ -204,6 +214,7 @@ class ServiceStack(Stack):
             "ApiKeysSecretArn": api_keys.secret.secret_arn,
             "LockTableName": lock.table.table_name,
             "ReleaseParameterPrefix": c.release_parameter_prefix,
+            "ServiceParameterPrefix": c.service_parameter_prefix,
             "DeploymentAlarms": ",".join(alarms.deployment_alarm_names),
             "PageTopicArn": alerting.topics[Severity.PAGE].topic_arn,
             "TicketTopicArn": alerting.topics[Severity.TICKET].topic_arn,
