@@ -46,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         git_sha=settings.git_sha,
         database=url.render_as_string(hide_password=True),
         api_keys=len(settings.api_keys),
-        tracing=settings.otel_traces_url is not None,
+        tracing=tracing is not None,
     )
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise show up as latency spikes under load.

@@ -15,8 +15,11 @@ _ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e\x80-\xff]*"'  # etagc, obs-text included
 IF_MATCH_SYNTAX = rf"^[ \t]*(\*[ \t]*|({_ENTITY_TAG}[ \t]*)?(,[ \t]*({_ENTITY_TAG}[ \t]*)?)*)$"
 
 
+_IF_MATCH = re.compile(IF_MATCH_SYNTAX)
+
+
 def check_if_match(header: str | None) -> str | None:
-    if header is not None and not re.match(IF_MATCH_SYNTAX, header):
+    if header is not None and not _IF_MATCH.match(header):
         raise ValueError('If-Match must be * or a comma-separated list of ETags such as "3"')
     return header
 
