@@ -41,13 +41,17 @@ class ToolMissing(RuntimeError):
     pass
 
 
-def tool(name: str) -> str:
-    # The locked version next to this interpreter first: another one on PATH may judge the
-    # same template differently.
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        raise ToolMissing(f"{name} is not installed (uv sync installs the infra group)")
-    return found
+LINT_PROJECT = ROOT / "tools" / "infra-lint"
+
+
+def tool(name: str) -> list[str]:
+    """The linter from its own locked environment (tools/infra-lint): checkov pins an old boto3,
+    so it must not share the deployer's lock, and another version on PATH may judge the same
+    template differently."""
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None:
+        raise ToolMissing(f"{name}: uv is not installed (make uv)")
+    return [uv, "run", "--project", str(LINT_PROJECT), "--locked", "--quiet", "--", name]
 
 
 def templates(outdir: Path) -> list[str]:
@@ -78,9 +82,9 @@ def cdk_nag(outdir: Path) -> Findings:
 
 def commands(outdir: Path) -> dict[str, list[str]]:
     return {
-        "cfn-lint": [tool("cfn-lint"), "--format", "parseable", *templates(outdir)],
+        "cfn-lint": [*tool("cfn-lint"), "--format", "parseable", *templates(outdir)],
         "checkov": [
-            tool("checkov"), "--directory", str(outdir), "--framework", "cloudformation",
+            *tool("checkov"), "--directory", str(outdir), "--framework", "cloudformation",
             "--skip-download", "--compact", "--output", "json",
         ],
     }  # fmt: skip
