@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError, ReadTimeoutError
 
 from autopipe import __version__
 from autopipe.errors import DryRunViolation
@@ -152,3 +154,42 @@ def error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+# Error codes AWS documents as retryable (botocore's standard retry mode retries these a few
+# times; a longer burst surfaces and the caller's own loop decides):
+# https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException",
+        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "EC2ThrottledException", "ServerException", "ServiceUnavailable", "InternalError",
+        "InternalFailure", "ServiceUnavailableException",
+    }
+)  # fmt: skip
+EXPIRED_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
+)
+
+
+def is_expired(exc: BaseException) -> bool:
+    """The credentials ended (e.g. the OIDC role session's duration ran out)."""
+    return error_code(exc) in EXPIRED_CODES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth trying again: throttling, a 5xx, a dropped connection or a timeout."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError | ReadTimeoutError):
+        return True
+    return error_code(exc) in THROTTLING_CODES
+
+
+def forget_credentials() -> None:
+    """Drop the cached session and clients, so the next client resolves the credential chain
+    again (a web-identity token file or a profile may hold fresh credentials by now)."""
+    global _session  # noqa: PLW0603
+    with _clients_lock:
+        _clients.clear()
+        _session = None

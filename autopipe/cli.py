@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import signal
 from enum import StrEnum
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from autopipe import __version__
+from autopipe import __version__, signals
 from autopipe.commands import deploy, diff, local, rehearse, render, rollback, status, verify, wait
 from autopipe.commands import lock as lock_cmd
 from autopipe.commands import notify as notify_cmd
@@ -260,11 +258,7 @@ def _root(
     """Deploy the service to ECS Fargate."""
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    # CI cancels a job with SIGTERM: treat it like Ctrl-C (clean up, say so, exit 130).
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _sigterm)
+    # CI cancels a job with SIGINT then SIGTERM: both are Ctrl-C (clean up, say so, exit 130).
+    signals.install()
     app()

@@ -31,19 +31,66 @@ def register(aws: Aws, taskdef: dict[str, Any]) -> str:
 
 
 def update_service(
-    aws: Aws, settings: Settings, taskdef_arn: str, *, desired_count: int | None = None
-) -> None:
-    if desired_count is None:
-        aws.ecs().update_service(
-            cluster=settings.cluster, service=settings.service, taskDefinition=taskdef_arn
-        )
-    else:
-        aws.ecs().update_service(
-            cluster=settings.cluster,
-            service=settings.service,
-            taskDefinition=taskdef_arn,
-            desiredCount=desired_count,
-        )
+    aws: Aws,
+    settings: Settings,
+    taskdef_arn: str,
+    *,
+    desired_count: int | None = None,
+    deployment_configuration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """UpdateService; returns the service as the response gives it. Its
+    `currentServiceDeployment` is the ARN of the service deployment this call started (the
+    response to the write itself, so not subject to the eventual consistency of later reads:
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html)."""
+    params: dict[str, Any] = {
+        "cluster": settings.cluster,
+        "service": settings.service,
+        "taskDefinition": taskdef_arn,
+    }
+    if desired_count is not None:
+        params["desiredCount"] = desired_count
+    if deployment_configuration is not None:
+        params["deploymentConfiguration"] = deployment_configuration
+    return cast(dict[str, Any], aws.ecs().update_service(**params)["service"])
+
+
+def describe_deployment(aws: Aws, arn: str) -> dict[str, Any] | None:
+    """One service deployment, or None while ECS does not list it yet (a read right after the
+    write that created it may not see it: eventual consistency)."""
+    found = aws.ecs().describe_service_deployments(serviceDeploymentArns=[arn])
+    for deployment in found.get("serviceDeployments", []):
+        if deployment.get("serviceDeploymentArn") == arn:
+            return cast(dict[str, Any], deployment)
+    return None
+
+
+def stop_deployment(aws: Aws, arn: str) -> None:
+    """Ask ECS to roll the deployment back to the service revision it replaced
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stop-service-deployment.html)."""
+    aws.ecs().stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+
+
+def revision_taskdef(aws: Aws, revision_arn: str) -> str:
+    """The task definition of a service revision."""
+    found = aws.ecs().describe_service_revisions(serviceRevisionArns=[revision_arn])
+    for revision in found.get("serviceRevisions", []):
+        return str(revision.get("taskDefinition", ""))
+    return ""
+
+
+FAILED_TAG = "autopipe:failed"
+
+
+def mark_failed(aws: Aws, taskdef_arn: str, reason: str) -> None:
+    """Tag a revision that failed its deploy, so no rollback or redeploy picks it by accident."""
+    aws.ecs().tag_resource(
+        resourceArn=taskdef_arn, tags=[{"key": FAILED_TAG, "value": reason[:256] or "failed"}]
+    )
+
+
+def is_marked_failed(aws: Aws, taskdef_arn: str) -> bool:
+    found = aws.ecs().list_tags_for_resource(resourceArn=taskdef_arn)
+    return any(t.get("key") == FAILED_TAG for t in found.get("tags", []))
 
 
 def revision_of(arn: str) -> int:

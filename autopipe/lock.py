@@ -13,11 +13,13 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from autopipe.aws import Aws, error_code
-from autopipe.errors import LockHeld
+from autopipe.errors import LockHeld, LockLost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -114,6 +116,28 @@ class DeployLock:
                 return False
             raise
         return True
+
+    def ensure(self) -> None:
+        """Prove the lock is still ours with a conditional write; LockLost otherwise."""
+        if self.held is None:
+            raise LockLost(f"{self.lock_id}: not held")
+        try:
+            self._aws.dynamodb().update_item(
+                TableName=self.table,
+                Key={"lock_id": {"S": self.lock_id}},
+                UpdateExpression="SET #r = #r",
+                ConditionExpression="#t = :token",
+                ExpressionAttributeNames={"#t": "token", "#r": "reason"},
+                ExpressionAttributeValues={":token": {"S": self.held.token}},
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise LockLost(f"the deploy lock {self.lock_id} is no longer ours") from exc
+            raise
+
+    @contextmanager
+    def keep_alive(self) -> Iterator[None]:
+        yield
 
     def force_release(self) -> LockInfo | None:
         """A human's release: whoever holds it. Returns what was removed."""

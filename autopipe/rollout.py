@@ -1,91 +1,111 @@
-"""Watching a rollout: poll the service every `poll_interval` seconds, print what changed
-(deployments, running/pending/desired, rollout state, new service events, alarm states) and
-stop at the first verdict: steady, circuit breaker FAILED, ECS rolled back, alarm, timeout."""
+"""Watching a rollout: one SERVICE DEPLOYMENT, by its ARN, until ECS gives it a final status.
+
+ECS reports every deployment of a service as a service deployment with its own status
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html):
+PENDING → IN_PROGRESS → SUCCESSFUL, or, when the circuit breaker or a deployment alarm fails
+it with rollback on (or someone calls StopServiceDeployment with ROLLBACK), ROLLBACK_REQUESTED
+→ ROLLBACK_IN_PROGRESS → ROLLBACK_SUCCESSFUL / ROLLBACK_FAILED; STOP_REQUESTED → STOPPED.
+The verdict is that status and nothing else: never a comparison of task-definition revisions,
+which an eventually consistent DescribeServices can report stale right after an update
+(https://docs.aws.amazon.com/AmazonECS/latest/APIReference/eventual-consistency.html), and
+never another deployment's status. A read that cannot find the deployment yet, or that shows
+an earlier status than one already seen, is a stale read: the watch carries on.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from autopipe import ecs
 from autopipe.aws import Aws
 from autopipe.config import Settings
-from autopipe.errors import RollbackFailed
 from autopipe.output import Reporter
+from autopipe.persist import Persistence
 
 COMPLETED = "completed"
-FAILED = "failed"
 ECS_ROLLED_BACK = "ecs_rolled_back"
+ROLLBACK_FAILED = "rollback_failed"
+STOPPED = "stopped"
 ALARM = "alarm"
 TIMEOUT = "timeout"
+
+# The order ECS moves through; a read showing an earlier status than one seen is stale.
+ORDER = {
+    "PENDING": 0,
+    "IN_PROGRESS": 1,
+    "STOP_REQUESTED": 2,
+    "ROLLBACK_REQUESTED": 2,
+    "ROLLBACK_IN_PROGRESS": 3,
+    "SUCCESSFUL": 9,
+    "STOPPED": 9,
+    "ROLLBACK_SUCCESSFUL": 9,
+    "ROLLBACK_FAILED": 9,
+}
+FINAL = {
+    "SUCCESSFUL": COMPLETED,
+    "ROLLBACK_SUCCESSFUL": ECS_ROLLED_BACK,
+    "ROLLBACK_FAILED": ROLLBACK_FAILED,
+    "STOPPED": STOPPED,
+}
+# StopServiceDeployment(ROLLBACK) is accepted in these states (stop-service-deployment.html).
+STOPPABLE = frozenset({"PENDING", "IN_PROGRESS"})
+ROLLING_BACK = frozenset({"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
 
 
 @dataclass(frozen=True)
 class Outcome:
     state: str
     reason: str
-    service_taskdef: str
+    deployment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.state == COMPLETED
 
-
-def same_revision(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and ecs.short(str(a)) == ecs.short(str(b))
-
-
-def is_steady(service: dict[str, Any], target: str) -> bool:
-    deployments = service.get("deployments", [])
-    if len(deployments) != 1 or not same_revision(deployments[0].get("taskDefinition"), target):
-        return False
-    d = deployments[0]
-    return (
-        d.get("rolloutState", "COMPLETED") == "COMPLETED"
-        and d.get("runningCount") == d.get("desiredCount") == service.get("desiredCount")
-        and service.get("runningCount") == service.get("desiredCount")
-        and not d.get("pendingCount")
-    )
+    @property
+    def status(self) -> str:
+        return str(self.deployment.get("status", ""))
 
 
-def summarize(service: dict[str, Any]) -> str:
+def why(deployment: dict[str, Any]) -> str:
+    """ECS's own account of a deployment's end: rollback reason, breaker, alarms, status."""
     parts = []
-    for d in service.get("deployments", []):
+    breaker = deployment.get("deploymentCircuitBreaker") or {}
+    if breaker.get("status") == "TRIGGERED":
         parts.append(
-            f"{ecs.short(d.get('taskDefinition', '?'))} {d.get('status', '?')}"
-            f" {d.get('rolloutState', '-')} running {d.get('runningCount', 0)}"
-            f"/{d.get('desiredCount', 0)} pending {d.get('pendingCount', 0)}"
-            + (f" failed {d['failedTasks']}" if d.get("failedTasks") else "")
+            f"circuit breaker: {breaker.get('failureCount')} of {breaker.get('threshold')} "
+            "tasks failed"
         )
-    return "deployments: " + ("; ".join(parts) or "none")
+    alarms = deployment.get("alarms") or {}
+    if alarms.get("status") == "TRIGGERED":
+        parts.append(f"alarm in ALARM: {', '.join(alarms.get('triggeredAlarmNames') or [])}")
+    reason = (deployment.get("rollback") or {}).get("reason") or deployment.get("statusReason")
+    if reason and not parts:
+        parts.append(str(reason))
+    return "; ".join(parts) or str(deployment.get("status", "no reason given"))
 
 
-def roll_back_to(
-    watcher: Watcher, aws: Aws, settings: Settings, reporter: Reporter, target: str
-) -> str:
-    """Put the service back on `target` (unless ECS already did) and wait for a steady state.
-    Returns who rolled back ("ecs" or "autopipe"); raises RollbackFailed."""
-    since = datetime.now(UTC)
-    service = ecs.describe_service(aws, settings)
-    if same_revision(service.get("taskDefinition"), target):
-        by = "ecs"
-        reporter.step(f"ECS already rolled the service back to {ecs.short(target)}")
-    else:
-        by = "autopipe"
-        ecs.update_service(aws, settings, target)
-        reporter.step(f"rollback: service updated to {ecs.short(target)}", style="yellow")
-    outcome = watcher.watch(target, timeout=settings.rollback_timeout, alarms=None, since=since)
-    if not outcome.ok:
-        raise RollbackFailed(
-            f"the rollback to {ecs.short(target)} did not stabilise ({outcome.state}: "
-            f"{outcome.reason}); the service needs a human",
-            details={"rollback": {"to": ecs.short(target), "by": by, "state": outcome.state}},
-        )
-    reporter.step(f"rollback complete: {ecs.short(target)} is steady", style="yellow")
-    return by
+def summarize(deployment: dict[str, Any]) -> str:
+    target = deployment.get("targetServiceRevision") or {}
+    stage = deployment.get("lifecycleStage")
+    breaker = deployment.get("deploymentCircuitBreaker") or {}
+    text = (
+        f"deployment {short_id(str(deployment.get('serviceDeploymentArn', '?')))} "
+        f"{deployment.get('status', '?')}"
+        + (f" {stage}" if stage else "")
+        + f" running {target.get('runningTaskCount', 0)}/{target.get('requestedTaskCount', 0)}"
+        f" pending {target.get('pendingTaskCount', 0)}"
+    )
+    if breaker.get("failureCount"):
+        text += f" failed {breaker['failureCount']}/{breaker.get('threshold', '?')}"
+    return text
+
+
+def short_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
 
 
 class Watcher:
@@ -98,89 +118,85 @@ class Watcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._aws = aws
-        self._settings = settings
-        self._reporter = reporter
-        self._sleep = sleep
-        self._clock = clock
-        self._seen_events: set[str] = set()
+        self._aws, self._settings, self._reporter = aws, settings, reporter
+        self._sleep, self._clock = sleep, clock
+        self.persist = Persistence(reporter, sleep=sleep, clock=clock)
         self._alarm_states: dict[str, str] = {}
+        self._seen_events: set[str] = set()
 
     def watch(
-        self,
-        target: str,
-        *,
-        timeout: float,
-        alarms: Sequence[str] | None = (),
-        since: datetime | None = None,
+        self, arn: str, *, timeout: float, alarms: Sequence[str] = (), what: str = "rollout"
     ) -> Outcome:
-        """`alarms`: names to watch besides the service's own deployment alarms; None watches
-        no alarm at all (a rollback must not stop because the failure it undoes still alarms)."""
+        """Until the deployment `arn` is final or `timeout` passes. `alarms`: alarms ECS does
+        not act on (not in the service's deploymentConfiguration) that autopipe watches; one
+        in ALARM ends the watch with ALARM so the caller asks ECS to roll back."""
         deadline = self._clock() + timeout
+        best: dict[str, Any] = {}
         last = ""
         while True:
-            service = ecs.describe_service(self._aws, self._settings)
-            self._report_events(service, since)
-            summary = summarize(service)
-            if summary != last:
-                self._reporter.step(summary, style="cyan")
-                last = summary
-            verdict = self._verdict(service, target, alarms)
-            if verdict is not None:
-                return verdict
             remaining = deadline - self._clock()
-            if remaining <= 0:
-                return Outcome(
-                    TIMEOUT, f"no steady state within {timeout:g}s", service["taskDefinition"]
-                )
-            self._sleep(min(self._settings.poll_interval, remaining))
-
-    def _verdict(
-        self, service: dict[str, Any], target: str, alarms: Sequence[str] | None
-    ) -> Outcome | None:
-        current = str(service.get("taskDefinition", ""))
-        ours = [
-            d
-            for d in service.get("deployments", [])
-            if same_revision(d.get("taskDefinition"), target)
-        ]
-        failed = [d for d in ours if d.get("rolloutState") == "FAILED"]
-        if failed:
-            reason = failed[0].get("rolloutStateReason") or "deployment FAILED"
-            return Outcome(FAILED, str(reason), current)
-        if not same_revision(current, target):
-            return Outcome(
-                ECS_ROLLED_BACK, f"ECS moved the service to {ecs.short(current)}", current
+            found = self.persist.call(
+                f"{what}: DescribeServiceDeployments",
+                lambda: ecs.describe_deployment(self._aws, arn),
+                within=max(remaining, 1.0),
             )
-        in_alarm = [] if alarms is None else self._alarms_in_alarm(service, alarms)
-        if in_alarm:
-            return Outcome(ALARM, f"deployment alarm in ALARM: {', '.join(in_alarm)}", current)
-        if is_steady(service, target):
-            return Outcome(COMPLETED, "steady state", current)
-        return None
+            if found is not None and ORDER.get(found.get("status", ""), 0) >= ORDER.get(
+                best.get("status", ""), -1
+            ):
+                best = found
+            if best:
+                summary = summarize(best)
+                if summary != last:
+                    self._reporter.step(summary, style="cyan")
+                    last = summary
+                final = FINAL.get(str(best.get("status")))
+                if final is not None:
+                    return Outcome(final, why(best) if final != COMPLETED else "steady", best)
+                in_alarm = self._alarms_in_alarm(alarms)
+                if in_alarm and best.get("status") in STOPPABLE:
+                    return Outcome(ALARM, f"alarm in ALARM: {', '.join(in_alarm)}", best)
+            self._report_events()
+            if self._clock() >= deadline:
+                state = best.get("status", "not visible yet")
+                return Outcome(TIMEOUT, f"still {state} after {timeout:g}s", best)
+            self._sleep(min(self._settings.poll_interval, max(deadline - self._clock(), 0)))
 
-    def _alarms_in_alarm(self, service: dict[str, Any], alarms: Sequence[str]) -> list[str]:
-        configured = service.get("deploymentConfiguration", {}).get("alarms", {})
-        names = sorted({*alarms, *configured.get("alarmNames", [])})
-        if not names:
+    def _alarms_in_alarm(self, alarms: Sequence[str]) -> list[str]:
+        if not alarms:
             return []
-        found = self._aws.cloudwatch().describe_alarms(AlarmNames=names[:100])["MetricAlarms"]
-        for alarm in found:
-            name, state = alarm["AlarmName"], alarm["StateValue"]
+        names = sorted(set(alarms))
+        try:
+            found = self._aws.cloudwatch().describe_alarms(AlarmNames=names[:100])
+        except Exception as exc:  # a missed alarm read is retried at the next poll
+            self._reporter.warn(f"could not read alarms: {type(exc).__name__}")
+            return []
+        states = [*found.get("MetricAlarms", []), *found.get("CompositeAlarms", [])]
+        for alarm in states:
+            name, state = str(alarm["AlarmName"]), str(alarm["StateValue"])
             if self._alarm_states.get(name) != state:
                 self._alarm_states[name] = state
                 self._reporter.step(f"alarm {name}: {state}", style="magenta")
-        return [a["AlarmName"] for a in found if a["StateValue"] == "ALARM"]
+        return [str(a["AlarmName"]) for a in states if a["StateValue"] == "ALARM"]
 
-    def _report_events(self, service: dict[str, Any], since: datetime | None) -> None:
+    def _report_events(self) -> None:
+        """New service events, for the person watching (best effort: never decides)."""
+        try:
+            service = ecs.describe_service(self._aws, self._settings)
+        except Exception:
+            return
         fresh = []
         for event in service.get("events", []):
             event_id = str(event.get("id", ""))
-            if event_id in self._seen_events:
-                continue
-            self._seen_events.add(event_id)
-            created = event.get("createdAt")
-            if since is None or (isinstance(created, datetime) and created >= since):
+            if event_id not in self._seen_events:
+                self._seen_events.add(event_id)
                 fresh.append(event)
-        for event in reversed(fresh):  # ECS lists the newest first
+        for event in reversed(fresh[:5]):  # ECS lists the newest first
             self._reporter.step(f"event: {event.get('message', '')}", style="dim")
+
+    def skip_old_events(self) -> None:
+        """Mark the events already there as seen, so a watch prints only what happens now."""
+        try:
+            service = ecs.describe_service(self._aws, self._settings)
+        except Exception:
+            return
+        self._seen_events.update(str(e.get("id", "")) for e in service.get("events", []))

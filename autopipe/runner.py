@@ -60,18 +60,37 @@ def execute(command: str, common: Common, body: Callable[[Reporter], dict[str, A
         result = body(reporter)
     except KeyboardInterrupt:
         error: AutopipeError = Interrupted("Interrupted")
-    except AutopipeError as exc:
-        error = exc
-    except (NoCredentialsError, NoRegionError) as exc:
-        error = ConfigError(f"AWS: {exc} (the standard credential chain found nothing usable)")
-    except (ClientError, BotoCoreError) as exc:
-        error = AutopipeError(f"AWS: {exc}")
+    except (AutopipeError, NoCredentialsError, NoRegionError, ClientError, BotoCoreError) as exc:
+        error = as_error(exc)
     else:
         if common.json:
             emit_json({"command": command, "ok": True, "exit_code": 0, **result})
         return
     _report_error(command, common, error)
     raise typer.Exit(error.exit_code)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming an error: the AWS error code and message, or the exception."""
+    if isinstance(exc, AutopipeError):
+        return exc.message
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"AWS {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def as_error(exc: BaseException, message: str | None = None) -> AutopipeError:
+    """Any exception as the AutopipeError whose exit code it gets (one mapping, here)."""
+    if isinstance(exc, AutopipeError):
+        return exc
+    if isinstance(exc, NoCredentialsError | NoRegionError):
+        return ConfigError(
+            message or f"AWS: {exc} (the standard credential chain found nothing usable)"
+        )
+    if isinstance(exc, ClientError | BotoCoreError):
+        return AutopipeError(message or f"AWS: {exc}")
+    return AutopipeError(message or describe_error(exc))
 
 
 def _report_error(command: str, common: Common, error: AutopipeError) -> None:

@@ -1,25 +1,44 @@
-"""`autopipe deploy`: lock → verify → register → migrate → update → watch → smoke → unlock →
-notify. A failed rollout (circuit breaker, alarm, smoke test, timeout) is rolled back to the
-revision the service ran before, and the exit code says so."""
+"""`autopipe deploy`: lock → verify → register → migrate → update → watch → smoke → record →
+unlock → notify, behind one error boundary.
+
+Whatever goes wrong, the deploy ends in a state it can name:
+- before UpdateService (lock, verify, register, migrate): nothing the service runs changed; a
+  migration task still running is stopped and waited for (commands/../migrate.py);
+- after it: the service deployment ECS created is rolled back by ECS (circuit breaker, alarms,
+  or StopServiceDeployment on our request) or, where ECS cannot, by a new deployment of the
+  last proven release (recovery.py); the release record keeps naming what serves;
+- always: the lock is released when it is still ours, exactly one notification says the
+  result, and the exit code is the documented one (errors.py).
+An interrupt (Ctrl-C, SIGTERM from a cancelled CI job) after UpdateService asks ECS to roll back
+and returns without waiting: ECS finishes the rollback on its own.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from autopipe import ecs, lock, release, rollout, smoke
+from autopipe import ecs, lock, rollout
 from autopipe.aws import Aws
-from autopipe.commands._shared import ImageOptions, Rendered, render_new
-from autopipe.commands.diff import unified
-from autopipe.commands.verify import verify
+from autopipe.commands._shared import ImageOptions
+from autopipe.commands.deploy_dry_run import dry_run
+from autopipe.commands.deploy_steps import Steps
 from autopipe.config import Settings
-from autopipe.errors import AutopipeError, Interrupted, RolledBack
-from autopipe.migrate import run_migration
+from autopipe.errors import (
+    AutopipeError,
+    Interrupted,
+    LockLost,
+    RollbackFailed,
+    RolledBack,
+)
 from autopipe.notify import Report, notify, run_link
 from autopipe.output import Reporter
-from autopipe.runner import Common, make_aws
+from autopipe.recovery import Recovery, Target
+from autopipe.runner import Common, as_error, describe_error, make_aws
+from autopipe.signals import deferred_signals
+
+BEFORE_UPDATE = ("start", "lock", "verify", "register", "migrate", "update-request")
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ def run(
     )
     aws = make_aws(settings, dry_run=opts.dry_run)
     if opts.dry_run:
-        return _dry_run(aws, settings, opts, reporter)
+        return dry_run(aws, settings, opts, reporter)
     return Deployment(aws, settings, opts, reporter).run()
 
 
@@ -59,8 +78,14 @@ class Deployment:
         self, aws: Aws, settings: Settings, opts: DeployOptions, reporter: Reporter
     ) -> None:
         self.aws, self.settings, self.opts, self.reporter = aws, settings, opts, reporter
-        self.phase = "start"
         self.watcher = rollout.Watcher(aws, settings, reporter)
+        self.lock = lock.DeployLock(aws, table=settings.lock_table, lock_id=settings.lock_id)
+        self.steps = Steps(self)
+        self.phase = "start"
+        self.touched = False  # UpdateService was sent (its answer may not have arrived)
+        self.deployment_arn: str | None = None
+        self.new_arn: str | None = None
+        self.target: Target | None = None
         self.result: dict[str, Any] = {
             "environment": settings.env,
             "cluster": settings.cluster,
@@ -70,131 +95,147 @@ class Deployment:
             "git_sha": opts.image.sha(),
             "revision": None,
             "previous_revision": None,
+            "deployment": None,
             "migration_task": None,
             "smoke_probes": 0,
             "rollback": None,
             "result": "running",
             "reason": "",
+            "phase": "start",
             "duration_seconds": 0.0,
             "notified": [],
             "dry_run": False,
             "timeline": reporter.timeline,
         }
 
+    # --- the boundary ---------------------------------------------------------------------
+
     def run(self) -> dict[str, Any]:
-        s, started = self.settings, time.monotonic()
-        deploy_lock = lock.DeployLock(self.aws, table=s.lock_table, lock_id=s.lock_id)
+        started = time.monotonic()
         error: AutopipeError | None = None
         try:
-            self._locked(deploy_lock)
+            self.steps.all()
         except KeyboardInterrupt:
-            error = Interrupted(self._interrupted_state(), details=self.result)
-        except AutopipeError as exc:
+            with deferred_signals():
+                error = self._interrupted()
+        except LockLost as exc:
+            error = exc if exc.details.get("settled") else self._lock_lost(exc)
+        except (RolledBack, RollbackFailed) as exc:
             error = exc
-        finally:
-            if deploy_lock.held is not None:
-                released = deploy_lock.release()
-                self.reporter.step("lock released" if released else "lock was no longer ours")
-        self.result["duration_seconds"] = round(time.monotonic() - started, 2)
-        self.result["result"] = error.kind if error else "success"
-        self.result["reason"] = error.message if error else ""
-        if self.opts.notify:
-            self.result["notified"] = notify(
-                self._report(error), self.reporter, webhook_env=s.slack_webhook_env
-            )
+        except Exception as exc:  # an AWS error or a bug, in any phase
+            error = self._failed(exc)
+        with deferred_signals():
+            self._unlock()
+            self.result["duration_seconds"] = round(time.monotonic() - started, 2)
+            self.result["result"] = error.kind if error else "success"
+            self.result["reason"] = error.message if error else ""
+            self.result["phase"] = self.phase
+            if self.opts.notify:
+                self.result["notified"] = notify(
+                    self._report(error), self.reporter, webhook_env=self.settings.slack_webhook_env
+                )
         if error is not None:
             error.details = {**self.result, **error.details}
             raise error
         return self.result
 
-    def _locked(self, deploy_lock: lock.DeployLock) -> None:
-        s, r = self.settings, self.reporter
-        self.phase = "lock"
-        info = deploy_lock.acquire(owner=lock.whoami(), reason=self.opts.reason, ttl=s.lock_ttl)
-        r.step(f"lock taken: {info.lock_id} by {info.owner}")
-        self.phase = "verify"
-        rendered = render_new(
-            self.aws, s, self.opts.image, extra_environment=self.opts.extra_environment
-        )
-        self.result.update(
-            image=rendered.image.uri if rendered.image else None, image_tag=rendered.image_tag
-        )
-        verify(self.aws, s, rendered, r)
-        service = ecs.describe_service(self.aws, s)
-        previous = str(service["taskDefinition"])
-        self.result["previous_revision"] = ecs.short(previous)
-        self.phase = "register"
-        new_arn = ecs.register(self.aws, rendered.taskdef)
-        self.result["revision"] = ecs.short(new_arn)
-        r.step(f"registered {ecs.short(new_arn)} (was {ecs.short(previous)})")
-        if self.opts.migrate:
-            self.phase = "migrate"
-            network = dict(service.get("networkConfiguration") or {})
-            self.result["migration_task"] = run_migration(self.aws, s, r, new_arn, network=network)
-        self.phase = "rollout"
-        since = datetime.now(UTC)
-        ecs.update_service(self.aws, s, new_arn, desired_count=s.desired_count)
-        r.step(f"service updated to {ecs.short(new_arn)}; watching every {s.poll_interval:g}s")
-        outcome = self.watcher.watch(
-            new_arn, timeout=s.rollout_timeout, alarms=s.alarms, since=since
-        )
-        if outcome.ok:
-            outcome = self._smoke(rendered, outcome)
-        if not outcome.ok:
-            self.phase = "rollback"
-            r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
-            by = rollout.roll_back_to(self.watcher, self.aws, s, r, previous)
-            self.result["rollback"] = {"to": ecs.short(previous), "by": by, "state": "completed"}
-            release.record(self.aws, s, r, previous)
-            raise RolledBack(
-                f"{outcome.state}: {outcome.reason}; rolled back to {ecs.short(previous)}"
-            )
-        self.phase = "done"
-        r.step(f"deployed {ecs.short(new_arn)} ({rendered.image_tag})", style="bold green")
-        release.record(self.aws, s, r, new_arn)
+    def _failed(self, exc: Exception) -> AutopipeError:
+        """Any error: before UpdateService nothing changed; after it, roll back."""
+        what = describe_error(exc)
+        if not self.touched:
+            if isinstance(exc, AutopipeError):
+                return exc
+            return as_error(exc, f"{self.phase} failed: {what}; the service was not changed")
+        self.reporter.step(f"{self.phase} failed: {what}", style="bold red")
+        return self.roll_back(f"{self.phase} failed: {what}")
 
-    def _smoke(self, rendered: Rendered, outcome: rollout.Outcome) -> rollout.Outcome:
-        s = self.settings
-        if not (self.opts.smoke and s.url):
-            self.reporter.step(
-                "smoke test skipped (no url configured)"
-                if self.opts.smoke
-                else "smoke test skipped (--no-smoke)"
-            )
-            return outcome
-        self.phase = "smoke"
-        expect = {"image_tag": rendered.image_tag}
-        if rendered.git_sha != "unknown":
-            expect["git_sha"] = rendered.git_sha
+    def roll_back(self, reason: str) -> AutopipeError:
+        """After UpdateService: back to the last proven release; RolledBack or RollbackFailed."""
+        self.phase = "rollback"
+        self.steps.mark_failed(reason)
         try:
-            self.result["smoke_probes"] = smoke.smoke_test(
-                s.url,
-                expect=expect,
-                passes=s.smoke_passes,
-                interval=s.smoke_interval,
-                timeout=s.smoke_timeout,
-                reporter=self.reporter,
+            self.lock.ensure()
+            result = Recovery(self.aws, self.settings, self.reporter, self.watcher).roll_back(
+                self.deployment_arn, self._target()
             )
-        except smoke.SmokeFailed as exc:
-            self.result["smoke_probes"] = exc.probes
-            return rollout.Outcome(
-                "smoke_failed", f"smoke test failed: {exc}", outcome.service_taskdef
+        except LockLost as exc:
+            return self._lock_lost(exc)
+        except RollbackFailed as exc:
+            self.result["rollback"] = exc.details.get("rollback")
+            return exc
+        except Exception as exc:
+            what = describe_error(exc)
+            self.result["rollback"] = {"to": ecs.short(self._target().taskdef_arn), "state": what}
+            return RollbackFailed(
+                f"{reason}; the rollback could not be carried out ({what}). ECS goes on with "
+                f"deployment {self.deployment_arn or '(unknown)'} (its circuit breaker and "
+                "alarms still apply); the release record is unchanged. Run `autopipe status`",
             )
-        return outcome
+        self.result["rollback"] = result.as_dict()
+        self.steps.record(result.to)
+        return RolledBack(f"{reason}; rolled back to {ecs.short(result.to)} ({result.by})")
 
-    def _interrupted_state(self) -> str:
-        before = {"start", "lock", "verify", "register", "migrate"}
-        if self.phase in before:
-            return f"during {self.phase}: the service was not changed; re-running deploy is safe"
-        if self.phase == "rollback":
-            return (
-                f"during the rollback to {self.result['previous_revision']}: ECS carries on "
-                "without us. Check it with `autopipe wait`; `autopipe rollback` repeats it"
+    def _interrupted(self) -> AutopipeError:
+        phase = self.phase
+        if not self.touched:
+            return Interrupted(
+                f"during {phase}: the service was not changed"
+                + (f" (registered {self.result['revision']}, unused)" if self.new_arn else "")
+                + "; the release record is unchanged. Re-run the deploy when ready"
             )
-        return (
-            f"during {self.phase}: the service is moving to {self.result['revision']}; ECS "
-            "carries on without us. Check it with `autopipe wait` or `autopipe rollback`"
+        if phase == "rollback":
+            return Interrupted(
+                "during the rollback: ECS carries it on without us; the release record names "
+                f"the last proven release. `autopipe wait` shows when {self.settings.service} "
+                "is steady"
+            )
+        try:
+            self.steps.mark_failed(f"interrupted during {phase}")
+            result = Recovery(self.aws, self.settings, self.reporter, self.watcher).request(
+                self.deployment_arn, self._target()
+            )
+        except Exception as exc:
+            return Interrupted(
+                f"during {phase}: could not ask ECS to roll back ({describe_error(exc)}). "
+                f"Deployment {self.deployment_arn} of {self.result['revision']} goes on "
+                "unproven; run `autopipe rollback` to put back the last proven release"
+            )
+        self.result["rollback"] = {**result.as_dict(), "state": "requested"}
+        return Interrupted(
+            f"during {phase}: asked ECS to put back {ecs.short(result.to)} ({result.by}); "
+            "ECS completes it without us and the release record already names it. "
+            "`autopipe wait` shows when the service is steady"
         )
+
+    def _lock_lost(self, exc: LockLost) -> AutopipeError:
+        state = (
+            f"deployment {self.deployment_arn} of {self.result['revision']} was left to ECS "
+            "(its circuit breaker and alarms still apply) and to whoever holds the lock now"
+            if self.touched
+            else "the service was not changed"
+        )
+        return LockLost(
+            f"{exc.message} during {self.phase}: stopped before the next write; {state}",
+            details={"settled": True},
+        )
+
+    def _target(self) -> Target:
+        if self.target is None:
+            raise RollbackFailed("no proven release to roll back to")
+        return self.target
+
+    def _unlock(self) -> None:
+        if self.lock.held is None:
+            return
+        try:
+            released = self.watcher.persist.call("unlock", self.lock.release, within=30)
+        except Exception as exc:
+            self.reporter.warn(
+                f"could not release the lock ({describe_error(exc)}); it lapses when its lease "
+                "runs out, or `autopipe lock release --force`"
+            )
+            return
+        self.reporter.step("lock released" if released else "lock was no longer ours")
 
     def _report(self, error: AutopipeError | None) -> Report:
         s = self.settings
@@ -213,44 +254,3 @@ class Deployment:
             previous_revision=self.result["previous_revision"] or "",
             exit_code=error.exit_code if error else 0,
         )
-
-
-def _dry_run(
-    aws: Aws, settings: Settings, opts: DeployOptions, reporter: Reporter
-) -> dict[str, Any]:
-    """Everything a deploy reads, nothing it writes (the AWS factory refuses writes)."""
-    step = reporter.step
-    holder = lock.DeployLock(aws, table=settings.lock_table, lock_id=settings.lock_id).status()
-    step(f"lock: {'held by ' + holder.describe() if holder else 'free'}")
-    rendered = render_new(aws, settings, opts.image, extra_environment=opts.extra_environment)
-    verify(aws, settings, rendered, reporter)
-    service = ecs.describe_service(aws, settings)
-    live = ecs.describe_taskdef(aws, str(service["taskDefinition"]))
-    text = unified(live, rendered.taskdef, ecs.short(str(live["taskDefinitionArn"])))
-    if text:
-        reporter.diff(text)
-    image = rendered.image.uri if rendered.image else ""
-    step(f"would register a new revision of {settings.family} with {image}")
-    if opts.migrate:
-        step(f"would run the migration task: {' '.join(settings.migration_command)}")
-    step(f"would update {settings.service} and watch it every {settings.poll_interval:g}s")
-    if opts.smoke and settings.url:
-        step(f"would smoke-test {settings.url} expecting image_tag={rendered.image_tag}")
-    step(f"would record the release in {settings.release_prefix}/{{image,image-tag,git-sha}}")
-    step("dry run: nothing was changed", style="bold")
-    return {
-        "environment": settings.env,
-        "cluster": settings.cluster,
-        "service": settings.service,
-        "image": image,
-        "image_tag": rendered.image_tag,
-        "git_sha": rendered.git_sha,
-        "revision": None,
-        "previous_revision": ecs.short(str(service["taskDefinition"])),
-        "lock": holder.as_dict() if holder else None,
-        "changed": bool(text),
-        "diff": text,
-        "dry_run": True,
-        "result": "dry_run",
-        "timeline": reporter.timeline,
-    }

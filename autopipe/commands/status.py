@@ -61,7 +61,8 @@ def run(opts: StatusOptions, reporter: Reporter) -> dict[str, Any]:
         "desired": service.get("desiredCount", 0),
         "running": service.get("runningCount", 0),
         "pending": service.get("pendingCount", 0),
-        "steady": rollout.is_steady(service, current),
+        "steady": _is_steady(service, current),
+        "service_deployment": _service_deployment(aws, service),
         "deployments": [_deployment(d) for d in service.get("deployments", [])],
         "alarms": alarms,
         "lock": holder.as_dict() if holder else None,
@@ -69,6 +70,37 @@ def run(opts: StatusOptions, reporter: Reporter) -> dict[str, Any]:
     }
     _print(reporter, result, holder)
     return result
+
+
+def _is_steady(service: dict[str, Any], target: str) -> bool:
+    deployments = service.get("deployments", [])
+    if len(deployments) != 1 or ecs.short(str(deployments[0].get("taskDefinition"))) != ecs.short(
+        target
+    ):
+        return False
+    d = deployments[0]
+    return (
+        d.get("rolloutState", "COMPLETED") == "COMPLETED"
+        and d.get("runningCount") == d.get("desiredCount") == service.get("desiredCount")
+        and not d.get("pendingCount")
+    )
+
+
+def _service_deployment(aws: Any, service: dict[str, Any]) -> dict[str, Any] | None:
+    """The service's current deployment as ECS tracks it: status, stage, why."""
+    arn = service.get("currentServiceDeployment")
+    if not arn:
+        return None
+    found = ecs.describe_deployment(aws, str(arn))
+    if found is None:
+        return {"arn": arn, "status": "not visible yet"}
+    return {
+        "arn": arn,
+        "status": found.get("status"),
+        "stage": found.get("lifecycleStage"),
+        "summary": rollout.summarize(found),
+        "reason": rollout.why(found),
+    }
 
 
 def _print(reporter: Reporter, r: dict[str, Any], holder: lock.LockInfo | None) -> None:
@@ -86,6 +118,9 @@ def _print(reporter: Reporter, r: dict[str, Any], holder: lock.LockInfo | None) 
         )
     for a in r["alarms"]:
         say(f"  alarm     {a['name']}: {a['state']}")
+    sd = r.get("service_deployment")
+    if sd:
+        say(f"  ecs       {sd.get('summary', sd['status'])}")
     say("  lock      " + (f"held by {holder.describe()}" if holder else "free"))
     for e in r["events"]:
         say(f"  event     {e['at']}  {e['message']}", style="dim")

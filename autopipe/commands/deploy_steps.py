@@ -1,0 +1,206 @@
+"""The deploy's steps in order, as they run when nothing goes wrong; deploy.py holds the error
+boundary around them. Every write is preceded by `lock.ensure()`, so a deploy whose lock was
+taken over stops before its next write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from autopipe import ecs, lock, release, rollout, smoke
+from autopipe.commands._shared import Rendered, render_new
+from autopipe.commands.verify import verify
+from autopipe.errors import AutopipeError, RollbackFailed, RolledBack
+from autopipe.migrate import run_migration
+from autopipe.recovery import Target
+
+if TYPE_CHECKING:
+    from autopipe.commands.deploy import Deployment
+
+
+class Steps:
+    def __init__(self, deployment: Deployment) -> None:
+        self.d = deployment
+
+    def all(self) -> None:
+        d = self.d
+        d.phase = "lock"
+        info = d.lock.acquire(owner=lock.whoami(), reason=d.opts.reason, ttl=d.settings.lock_ttl)
+        d.reporter.step(f"lock taken: {info.lock_id} by {info.owner}")
+        with d.lock.keep_alive():
+            self._locked()
+
+    def _locked(self) -> None:
+        d, s, r = self.d, self.d.settings, self.d.reporter
+        d.phase = "verify"
+        rendered = render_new(d.aws, s, d.opts.image, extra_environment=d.opts.extra_environment)
+        d.result.update(
+            image=rendered.image.uri if rendered.image else None, image_tag=rendered.image_tag
+        )
+        verify(d.aws, s, rendered, r)
+        service = ecs.describe_service(d.aws, s)
+        d.result["previous_revision"] = ecs.short(str(service["taskDefinition"]))
+        d.target = self._proven(service)
+        r.step(f"rollback target: {ecs.short(d.target.taskdef_arn)} ({d.target.source})")
+
+        d.phase = "register"
+        d.lock.ensure()
+        d.new_arn = ecs.register(d.aws, rendered.taskdef)
+        d.result["revision"] = ecs.short(d.new_arn)
+        r.step(f"registered {ecs.short(d.new_arn)} (was {d.result['previous_revision']})")
+        if d.opts.migrate:
+            d.phase = "migrate"
+            d.lock.ensure()
+            network = dict(service.get("networkConfiguration") or {})
+            d.result["migration_task"] = run_migration(
+                d.aws, s, r, d.new_arn, network=network, started=self._migration_started
+            )
+
+        d.phase = "update"
+        d.lock.ensure()
+        d.watcher.skip_old_events()
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        d.touched = True
+        updated = ecs.update_service(d.aws, s, d.new_arn, desired_count=s.desired_count)
+        d.deployment_arn = str(updated.get("currentServiceDeployment") or "") or self._find(since)
+        d.result["deployment"] = d.deployment_arn
+        r.step(
+            f"service updated to {ecs.short(d.new_arn)}: deployment "
+            f"{rollout.short_id(d.deployment_arn)}; watching every {s.poll_interval:g}s"
+        )
+
+        d.phase = "watch"
+        outcome = d.watcher.watch(
+            d.deployment_arn, timeout=s.rollout_timeout, alarms=self._own_alarms(service)
+        )
+        if outcome.state == rollout.ECS_ROLLED_BACK:
+            raise self._ecs_rolled_back(outcome)
+        if outcome.state == rollout.ROLLBACK_FAILED:
+            d.phase = "rollback"
+            self.mark_failed(outcome.reason)
+            raise RollbackFailed(
+                f"ECS failed the deployment ({outcome.reason}) and its own rollback failed: the "
+                "service needs a human; `autopipe status` shows where it is"
+            )
+        if not outcome.ok:
+            r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
+            raise d.roll_back(f"{outcome.state}: {outcome.reason}")
+        failed = self._smoke(rendered)
+        if failed:
+            r.step(f"rollout failed (smoke_failed): {failed}", style="bold red")
+            raise d.roll_back(f"smoke_failed: {failed}")
+
+        d.phase = "record"
+        r.step(f"deployed {ecs.short(d.new_arn)} ({rendered.image_tag})", style="bold green")
+        self.record(d.new_arn)
+        d.phase = "done"
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    def _proven(self, service: dict[str, Any]) -> Target:
+        """The last proven release, from the release record; before the first recorded deploy,
+        the revision the service runs now (it is what ECS would roll back to as well)."""
+        d = self.d
+        recorded = d.watcher.persist.call(
+            "verify: read the release record", lambda: release.read(d.aws, d.settings), within=30
+        )
+        if recorded is not None and recorded.taskdef_arn:
+            return Target(recorded.taskdef_arn, "the release record")
+        current = str(service["taskDefinition"])
+        return Target(current, "what the service runs now: no proven release is recorded yet")
+
+    def _find(self, since: datetime) -> str:
+        """The deployment UpdateService started, when its answer did not name it (an older
+        endpoint): listed since just before the update, targeting our revision."""
+        d = self.d
+
+        def look() -> str:
+            found = d.aws.ecs().list_service_deployments(
+                cluster=d.settings.cluster, service=d.settings.service, createdAt={"after": since}
+            )
+            for brief in found.get("serviceDeployments", []):
+                revision = str(brief.get("targetServiceRevisionArn", ""))
+                if revision and ecs.revision_taskdef(d.aws, revision) == d.new_arn:
+                    return str(brief["serviceDeploymentArn"])
+            raise LookupError("not listed yet")
+
+        deadline = 60.0
+        for _ in range(int(deadline / max(d.settings.poll_interval, 0.01))):
+            try:
+                return d.watcher.persist.call("update: ListServiceDeployments", look, within=10)
+            except LookupError:
+                d.watcher._sleep(d.settings.poll_interval)
+        raise AutopipeError("ECS lists no deployment for the update after 60 s")
+
+    def _own_alarms(self, service: dict[str, Any]) -> list[str]:
+        """Alarms autopipe must act on itself: the configured ones ECS does not watch."""
+        config = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+        watched_by_ecs = set(config.get("alarmNames") or []) if config.get("enable") else set()
+        return [a for a in self.d.settings.alarms if a not in watched_by_ecs]
+
+    def _ecs_rolled_back(self, outcome: rollout.Outcome) -> AutopipeError:
+        d = self.d
+        d.phase = "rollback"
+        self.mark_failed(outcome.reason)
+        back_to = ""
+        revision = (outcome.deployment.get("rollback") or {}).get("serviceRevisionArn")
+        if revision:
+            back_to = ecs.revision_taskdef(d.aws, str(revision))
+        back_to = back_to or d._target().taskdef_arn
+        d.result["rollback"] = {
+            "to": ecs.short(back_to),
+            "by": "ecs",
+            "deployment": d.deployment_arn,
+            "state": "completed",
+        }
+        self.record(back_to)
+        return RolledBack(f"{outcome.reason}; ECS rolled back to {ecs.short(back_to)}")
+
+    def _smoke(self, rendered: Rendered) -> str:
+        """'' when it passed (or was skipped); else why it failed."""
+        d, s = self.d, self.d.settings
+        if not (d.opts.smoke and s.url):
+            why = "no url configured" if d.opts.smoke else "--no-smoke"
+            d.reporter.step(f"smoke test skipped ({why})")
+            return ""
+        d.phase = "smoke"
+        expect = {"image_tag": rendered.image_tag}
+        if rendered.git_sha != "unknown":
+            expect["git_sha"] = rendered.git_sha
+        try:
+            d.result["smoke_probes"] = smoke.smoke_test(
+                s.url,
+                expect=expect,
+                passes=s.smoke_passes,
+                interval=s.smoke_interval,
+                timeout=s.smoke_timeout,
+                reporter=d.reporter,
+            )
+        except smoke.SmokeFailed as exc:
+            d.result["smoke_probes"] = exc.probes
+            return f"smoke test failed: {exc}"
+        return ""
+
+    def _migration_started(self, task_arn: str) -> None:
+        self.d.result["migration_task"] = task_arn
+
+    def mark_failed(self, reason: str) -> None:
+        """Tag the new revision as failed (best effort: the outcome does not depend on it)."""
+        d = self.d
+        if d.new_arn is None:
+            return
+        try:
+            d.lock.ensure()
+            d.watcher.persist.call(
+                "mark the revision failed",
+                lambda: ecs.mark_failed(d.aws, str(d.new_arn), reason),
+                within=15,
+            )
+            d.reporter.step(f"{ecs.short(d.new_arn)} tagged {ecs.FAILED_TAG}")
+        except Exception as exc:
+            d.reporter.warn(f"could not tag {ecs.short(d.new_arn)} as failed: {exc}")
+
+    def record(self, taskdef_arn: str) -> None:
+        d = self.d
+        d.lock.ensure()
+        release.record(d.aws, d.settings, d.reporter, taskdef_arn, persist=d.watcher.persist)
