@@ -66,7 +66,9 @@ class Aws:
         self._session = session
         self._account_id: str | None = None
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": 5},
+            # AWS_MAX_ATTEMPTS is the SDKs' own setting
+            # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+            retries={"mode": "standard", "max_attempts": _max_attempts()},
             connect_timeout=5,
             read_timeout=30,
             user_agent_extra=f"autopipe/{__version__}",
@@ -127,6 +129,11 @@ class Aws:
         if self._account_id is None:
             self._account_id = self.sts().get_caller_identity()["Account"]
         return self._account_id
+
+
+def _max_attempts() -> int:
+    value = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 5
 
 
 def _shared_session() -> boto3.Session:

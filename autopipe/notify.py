@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +108,38 @@ def post_slack(webhook_url: str, payload: dict[str, Any], timeout: float = 5.0) 
             raise OSError(f"Slack answered {response.status}")
 
 
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def post_slack_retrying(
+    webhook_url: str,
+    payload: dict[str, Any],
+    *,
+    attempts: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Post, trying again on what Slack documents as "try later": 429 with Retry-After, and
+    5xx or a dropped connection (https://api.slack.com/apis/rate-limits). Returns the attempts
+    used; raises the last error. A 4xx other than 429 is final (a bad webhook stays bad)."""
+    delay = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            post_slack(webhook_url, payload)
+            return attempt
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRY_STATUSES or attempt == attempts:
+                raise
+            after = exc.headers.get("Retry-After", "") if exc.headers else ""
+            wait = min(float(after), 5.0) if after.isdigit() else delay
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if attempt == attempts:
+                raise
+            wait = delay
+        sleep(wait)
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
 def step_summary(report: Report) -> str:
     title = TITLES.get(report.result, f"deploy failed ({report.result})")
     rows = [(k.replace("_", " "), v) for k, v in asdict(report).items() if v not in ("", None)]
@@ -151,7 +185,7 @@ def notify(
     webhook = env.get(webhook_env, "")
     if webhook:
         try:
-            post_slack(webhook, slack_payload(report))
+            post_slack_retrying(webhook, slack_payload(report))
             sent.append("slack")
         except Exception as exc:
             reporter.warn(f"Slack notification failed ({type(exc).__name__}: {exc}); continuing")

@@ -61,6 +61,7 @@ class Recovery:
         self, aws: Aws, settings: Settings, reporter: Reporter, watcher: rollout.Watcher
     ) -> None:
         self.aws, self.settings, self.reporter, self.watcher = aws, settings, reporter, watcher
+        self.started: Result | None = None  # set once a rollback was asked for
 
     def request(self, deployment_arn: str | None, target: Target) -> Result:
         """Start the rollback and return at once (an interrupt: ECS finishes it without us)."""
@@ -74,7 +75,7 @@ class Recovery:
         expected = rollout.COMPLETED if result.by.startswith("autopipe") else "ecs_rolled_back"
         if outcome.state == "rollback_failed" and not result.by.startswith("autopipe"):
             self.reporter.warn(f"ECS's rollback failed ({outcome.reason}); trying UpdateService")
-            result = self._update_to(target)
+            result = self.started = self._update_to(target)
             outcome = self.watcher.watch(result.deployment_arn, timeout=timeout, what="rollback")
             expected = rollout.COMPLETED
         if result.by.startswith("autopipe"):
@@ -96,6 +97,10 @@ class Recovery:
     # --- starting it ------------------------------------------------------------------------
 
     def _start(self, deployment_arn: str | None, target: Target) -> Result:
+        self.started = self._begin(deployment_arn, target)
+        return self.started
+
+    def _begin(self, deployment_arn: str | None, target: Target) -> Result:
         deployment = None
         if deployment_arn:
             deployment = self.watcher.persist.call(

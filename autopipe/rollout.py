@@ -152,7 +152,7 @@ class Watcher:
                 final = FINAL.get(str(best.get("status")))
                 if final is not None:
                     return Outcome(final, why(best) if final != COMPLETED else "steady", best)
-                in_alarm = self._alarms_in_alarm(alarms)
+                in_alarm = self.alarms_in_alarm(alarms)
                 if in_alarm and best.get("status") in STOPPABLE:
                     return Outcome(ALARM, f"alarm in ALARM: {', '.join(in_alarm)}", best)
             self._report_events()
@@ -161,7 +161,7 @@ class Watcher:
                 return Outcome(TIMEOUT, f"still {state} after {timeout:g}s", best)
             self._sleep(min(self._settings.poll_interval, max(deadline - self._clock(), 0)))
 
-    def _alarms_in_alarm(self, alarms: Sequence[str]) -> list[str]:
+    def alarms_in_alarm(self, alarms: Sequence[str]) -> list[str]:
         if not alarms:
             return []
         names = sorted(set(alarms))

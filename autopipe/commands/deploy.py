@@ -16,6 +16,7 @@ and returns without waiting: ECS finishes the rollback on its own.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,9 @@ from autopipe.recovery import Recovery, Target
 from autopipe.runner import Common, as_error, describe_error, make_aws
 from autopipe.signals import deferred_signals
 
-BEFORE_UPDATE = ("start", "lock", "verify", "register", "migrate", "update-request")
+# Test seam, like aws.call_hooks: called with each phase's name as a deploy enters it (the
+# fault matrix arms its faults there). Not for application logic.
+phase_hooks: list[Callable[[str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class Deployment:
         self.watcher = rollout.Watcher(aws, settings, reporter)
         self.lock = lock.DeployLock(aws, table=settings.lock_table, lock_id=settings.lock_id)
         self.steps = Steps(self)
-        self.phase = "start"
+        self.recovery = Recovery(aws, settings, reporter, self.watcher)
+        self._phase = "start"
         self.touched = False  # UpdateService was sent (its answer may not have arrived)
         self.deployment_arn: str | None = None
         self.new_arn: str | None = None
@@ -108,6 +112,16 @@ class Deployment:
             "timeline": reporter.timeline,
         }
 
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        self._phase = value
+        for hook in phase_hooks:
+            hook(value)
+
     # --- the boundary ---------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
@@ -115,9 +129,9 @@ class Deployment:
         error: AutopipeError | None = None
         try:
             self.steps.all()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             with deferred_signals():
-                error = self._interrupted()
+                error = self._interrupted(getattr(exc, "state", ""))
         except LockLost as exc:
             error = exc if exc.details.get("settled") else self._lock_lost(exc)
         except (RolledBack, RollbackFailed) as exc:
@@ -125,11 +139,13 @@ class Deployment:
         except Exception as exc:  # an AWS error or a bug, in any phase
             error = self._failed(exc)
         with deferred_signals():
+            self.result["phase"] = self.phase
+            self.phase = "unlock"
             self._unlock()
             self.result["duration_seconds"] = round(time.monotonic() - started, 2)
             self.result["result"] = error.kind if error else "success"
             self.result["reason"] = error.message if error else ""
-            self.result["phase"] = self.phase
+            self.phase = "notify"
             if self.opts.notify:
                 self.result["notified"] = notify(
                     self._report(error), self.reporter, webhook_env=self.settings.slack_webhook_env
@@ -155,9 +171,7 @@ class Deployment:
         self.steps.mark_failed(reason)
         try:
             self.lock.ensure()
-            result = Recovery(self.aws, self.settings, self.reporter, self.watcher).roll_back(
-                self.deployment_arn, self._target()
-            )
+            result = self.recovery.roll_back(self.deployment_arn, self._target())
         except LockLost as exc:
             return self._lock_lost(exc)
         except RollbackFailed as exc:
@@ -175,15 +189,16 @@ class Deployment:
         self.steps.record(result.to)
         return RolledBack(f"{reason}; rolled back to {ecs.short(result.to)} ({result.by})")
 
-    def _interrupted(self) -> AutopipeError:
+    def _interrupted(self, migration: str = "") -> AutopipeError:
         phase = self.phase
         if not self.touched:
             return Interrupted(
                 f"during {phase}: the service was not changed"
+                + (f"; {migration}" if migration else "")
                 + (f" (registered {self.result['revision']}, unused)" if self.new_arn else "")
                 + "; the release record is unchanged. Re-run the deploy when ready"
             )
-        if phase == "rollback":
+        if self.recovery.started is not None:
             return Interrupted(
                 "during the rollback: ECS carries it on without us; the release record names "
                 f"the last proven release. `autopipe wait` shows when {self.settings.service} "
@@ -191,9 +206,7 @@ class Deployment:
             )
         try:
             self.steps.mark_failed(f"interrupted during {phase}")
-            result = Recovery(self.aws, self.settings, self.reporter, self.watcher).request(
-                self.deployment_arn, self._target()
-            )
+            result = self.recovery.request(self.deployment_arn, self._target())
         except Exception as exc:
             return Interrupted(
                 f"during {phase}: could not ask ECS to roll back ({describe_error(exc)}). "

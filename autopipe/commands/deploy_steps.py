@@ -85,7 +85,7 @@ class Steps:
         if not outcome.ok:
             r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
             raise d.roll_back(f"{outcome.state}: {outcome.reason}")
-        failed = self._smoke(rendered)
+        failed = self._smoke(rendered) or self._alarm_after(service)
         if failed:
             r.step(f"rollout failed (smoke_failed): {failed}", style="bold red")
             raise d.roll_back(f"smoke_failed: {failed}")
@@ -180,6 +180,14 @@ class Steps:
             d.result["smoke_probes"] = exc.probes
             return f"smoke test failed: {exc}"
         return ""
+
+    def _alarm_after(self, service: dict[str, Any]) -> str:
+        """A deployment alarm in ALARM once the rollout is SUCCESSFUL fails the deploy too: ECS
+        watches alarms only while its deployment runs, so after it autopipe must."""
+        config = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+        names = sorted({*self.d.settings.alarms, *(config.get("alarmNames") or [])})
+        in_alarm = self.d.watcher.alarms_in_alarm(names)
+        return f"alarm in ALARM after the rollout: {', '.join(in_alarm)}" if in_alarm else ""
 
     def _migration_started(self, task_arn: str) -> None:
         self.d.result["migration_task"] = task_arn
