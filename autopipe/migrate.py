@@ -11,6 +11,7 @@ PostgreSQL rolls back the transaction of a connection that ends)."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,18 +40,14 @@ def run_migration(
     started: Callable[[str], None] | None = None,
 ) -> str:
     """Run it and wait; returns the task ARN. Raises MigrationFailed on a non-zero exit."""
-    response = aws.ecs().run_task(
-        cluster=settings.cluster,
-        taskDefinition=taskdef_arn,
-        launchType="FARGATE",
-        count=1,
-        startedBy=STARTED_BY,
-        networkConfiguration=cast("NetworkConfigurationTypeDef", network),
-        overrides={
-            "containerOverrides": [
-                {"name": settings.container, "command": list(settings.migration_command)}
-            ]
-        },
+    # clientToken makes RunTask idempotent, so a retry after a dropped connection cannot start
+    # a second migration (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html).
+    token = uuid.uuid4().hex
+    persist = Persistence(reporter, sleep=sleep)
+    response = persist.call(
+        "migrate: RunTask",
+        lambda: _run_task(aws, settings, taskdef_arn, network, token),
+        within=60,
     )
     if response.get("failures") or not response.get("tasks"):
         raise MigrationFailed(f"the migration task did not start: {response.get('failures')}")
@@ -83,6 +80,25 @@ def run_migration(
         )
     reporter.step("migration task exited 0", style="green")
     return str(task_arn)
+
+
+def _run_task(
+    aws: Aws, settings: Settings, taskdef_arn: str, network: dict[str, Any], token: str
+) -> Any:
+    return aws.ecs().run_task(
+        cluster=settings.cluster,
+        taskDefinition=taskdef_arn,
+        launchType="FARGATE",
+        count=1,
+        startedBy=STARTED_BY,
+        clientToken=token,
+        networkConfiguration=cast("NetworkConfigurationTypeDef", network),
+        overrides={
+            "containerOverrides": [
+                {"name": settings.container, "command": list(settings.migration_command)}
+            ]
+        },
+    )
 
 
 class MigrationInterrupted(KeyboardInterrupt):

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from autopipe.commands.deploy import Deployment
 
 
+# How long a step keeps trying through throttling, dropped connections and expired
+# credentials before the error counts (persist.py).
+PATIENCE = 60.0
+
+
 class Steps:
     def __init__(self, deployment: Deployment) -> None:
         self.d = deployment
@@ -25,7 +30,13 @@ class Steps:
     def all(self) -> None:
         d = self.d
         d.phase = "lock"
-        info = d.lock.acquire(owner=lock.whoami(), reason=d.opts.reason, ttl=d.settings.lock_ttl)
+        info = d.watcher.persist.call(
+            "lock",
+            lambda: d.lock.acquire(
+                owner=lock.whoami(), reason=d.opts.reason, ttl=d.settings.lock_ttl
+            ),
+            within=PATIENCE,
+        )
         d.reporter.step(f"lock taken: {info.lock_id} by {info.owner}")
         with d.lock.keep_alive():
             self._locked()
@@ -33,19 +44,27 @@ class Steps:
     def _locked(self) -> None:
         d, s, r = self.d, self.d.settings, self.d.reporter
         d.phase = "verify"
-        rendered = render_new(d.aws, s, d.opts.image, extra_environment=d.opts.extra_environment)
+        rendered = d.watcher.persist.call(
+            "verify: render",
+            lambda: render_new(d.aws, s, d.opts.image, extra_environment=d.opts.extra_environment),
+            within=PATIENCE,
+        )
         d.result.update(
             image=rendered.image.uri if rendered.image else None, image_tag=rendered.image_tag
         )
-        verify(d.aws, s, rendered, r)
-        service = ecs.describe_service(d.aws, s)
+        d.watcher.persist.call("verify", lambda: verify(d.aws, s, rendered, r), within=PATIENCE)
+        service = d.watcher.persist.call(
+            "verify: DescribeServices", lambda: ecs.describe_service(d.aws, s), within=PATIENCE
+        )
         d.result["previous_revision"] = ecs.short(str(service["taskDefinition"]))
         d.target = self._proven(service)
         r.step(f"rollback target: {ecs.short(d.target.taskdef_arn)} ({d.target.source})")
 
         d.phase = "register"
         d.lock.ensure()
-        d.new_arn = ecs.register(d.aws, rendered.taskdef)
+        d.new_arn = d.watcher.persist.call(
+            "register", lambda: ecs.register(d.aws, rendered.taskdef), within=PATIENCE
+        )
         d.result["revision"] = ecs.short(d.new_arn)
         r.step(f"registered {ecs.short(d.new_arn)} (was {d.result['previous_revision']})")
         if d.opts.migrate:
@@ -61,7 +80,14 @@ class Steps:
         d.watcher.skip_old_events()
         since = datetime.now(UTC) - timedelta(seconds=5)
         d.touched = True
-        updated = ecs.update_service(d.aws, s, d.new_arn, desired_count=s.desired_count)
+        # Retrying is safe: an UpdateService to the revision the service already targets starts
+        # no second deployment, and its answer names the one that runs.
+        new_arn = d.new_arn
+        updated = d.watcher.persist.call(
+            "update",
+            lambda: ecs.update_service(d.aws, s, new_arn, desired_count=s.desired_count),
+            within=PATIENCE,
+        )
         d.deployment_arn = str(updated.get("currentServiceDeployment") or "") or self._find(since)
         d.result["deployment"] = d.deployment_arn
         r.step(
