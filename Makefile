@@ -193,6 +193,10 @@ rehearse: sync ## The deploy stage offline: emulated AWS, deploy v1, v2, broken 
 deploy-test: sync ## Only the deployer's tests (emulated AWS; Docker for `local` and `rehearse`)
 	@$(RUN) pytest tests/deploy $(PYTEST_ARGS)
 
+.PHONY: fault-matrix
+fault-matrix: sync ## Every deploy phase × every fault against the ECS model: prints the table, fails on a red cell
+	@$(RUN) pytest tests/deploy/test_fault_matrix.py -q $(PYTEST_ARGS)
+
 .PHONY: bench-deploy
 bench-deploy: sync ## Deployer benchmarks: verdict latency, then `make rehearse` wall time
 	@$(RUN) python -m bench.deploy_verdict $(BENCH_ARGS)

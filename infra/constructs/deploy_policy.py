@@ -67,6 +67,26 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
             ("ecs:DescribeServices", "ecs:UpdateService"),
             (arn % ("ecs", f"service/{n.cluster}/{n.service}"),),
         ),
+        Grant(
+            "ListTheServicesDeployments",
+            ("ecs:ListServiceDeployments",),
+            (arn % ("ecs", f"service/{n.cluster}/{n.service}"),),
+        ),
+        Grant(
+            "WatchAndStopTheServicesDeployments",
+            ("ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"),
+            (arn % ("ecs", f"service-deployment/{n.cluster}/{n.service}/*"),),
+        ),
+        Grant(
+            "ReadTheServicesRevisions",
+            ("ecs:DescribeServiceRevisions",),
+            (arn % ("ecs", f"service-revision/{n.cluster}/{n.service}/*"),),
+        ),
+        Grant(
+            "MarkFailedRevisions",
+            ("ecs:ListTagsForResource", "ecs:TagResource"),
+            (arn % ("ecs", f"task-definition/{n.family}:*"),),
+        ),
         Grant("ReadTheCluster", ("ecs:DescribeClusters",), (cluster,)),
         Grant(
             "RunMigrationsOnThisCluster",
@@ -103,6 +123,7 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
             (
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:DescribeTable",
             ),
@@ -115,7 +136,12 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
         ),
         Grant(
             "RecordTheRelease",
-            ("ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"),
+            (
+                "ssm:GetParameter",
+                "ssm:GetParameterHistory",
+                "ssm:GetParameters",
+                "ssm:PutParameter",
+            ),
             (arn % ("ssm", f"parameter{config.release_parameter_prefix}/*"),),
         ),
     ]

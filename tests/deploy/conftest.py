@@ -49,3 +49,31 @@ def service_image() -> str:
     d.build(TEST_IMAGE, d.ROOT, PYTHON_IMAGE=d.LOCAL_BASE, GIT_SHA=TEST_SHA, IMAGE_TAG="test",
             VERSION="0.1.0")  # fmt: skip
     return TEST_IMAGE
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault matrix as a table, when its cells ran (`make fault-matrix`, `make test`)."""
+    from tests.deploy import fault_matrix as fm  # noqa: PLC0415
+    from tests.deploy.test_fault_matrix import RESULTS  # noqa: PLC0415
+
+    if not RESULTS:
+        return
+    width = max(len(f) for f in fm.FAULTS)
+    write = terminalreporter.write_line
+    write("")
+    write("fault matrix: phase × fault (ok = every check held; n/a = cannot happen there)")
+    write(" " * 10 + " ".join(f"{p[:8]:>8}" for p in fm.PHASES))
+    for fault in fm.FAULTS:
+        cells = []
+        for phase in fm.PHASES:
+            found = RESULTS.get((phase, fault))
+            cells.append("-" if found is None else found[:3] if found in ("ok",) else
+                         "n/a" if found.startswith("n/a") else "FAIL")
+        write(f"{fault[:width]:<{width}} " + " ".join(f"{c:>8}" for c in cells))
+    counted = [v for v in RESULTS.values() if not v.startswith("n/a")]
+    failing = [k for k, v in RESULTS.items() if v not in ("ok",) and not v.startswith("n/a")]
+    write(
+        f"{len(counted) - len(failing)} of {len(counted)} cells green, "
+        f"{len(RESULTS) - len(counted)} n/a"
+        + (f"; failing: {', '.join(f'{p}×{f}' for p, f in failing)}" if failing else "")
+    )

@@ -87,7 +87,7 @@ def test_deploy_role_scope(synth: Synth, stack: str) -> None:
 
 # The deployer's AWS calls, read from its source: every one must be allowed to the role.
 CALL = re.compile(r"\b(ecs|ecr|logs|cloudwatch|secrets|dynamodb|iam|ssm|elbv2)\(\)\s*\.\s*(\w+)\(")
-PAGINATOR = re.compile(r"\b(ecs|ecr|logs|cloudwatch)\(\)\s*\.\s*get_paginator\(\s*\"(\w+)\"")
+PAGINATOR = re.compile(r"\b(ecs|ecr|logs|cloudwatch|ssm)\(\)\s*\.\s*get_paginator\(\s*\"(\w+)\"")
 # accessor in autopipe.aws -> (botocore service, IAM action prefix)
 SERVICES = {
     "secrets": ("secretsmanager", "secretsmanager"),

@@ -1,0 +1,202 @@
+"""The fault matrix (`make fault-matrix`; part of `make test`): every phase × every fault, each
+cell a real `autopipe deploy` against the ECS model, judged on what it left behind. The table
+of outcomes is printed at the end of the run (tests/deploy/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from autopipe import lock, release, signals
+from autopipe.commands import deploy as deploy_command
+from tests.deploy import fault_matrix as fm
+from tests.support.moto import World
+
+SHA = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+BURST = 3  # beyond the one retry botocore gets here (AWS_MAX_ATTEMPTS=2): persist.py's turn
+SIGNALS = {"ctrl_c": signal.SIGINT, "sigterm": signal.SIGTERM}
+RESULTS: dict[tuple[str, str], str] = {}  # (phase, fault) → "ok" | failure text | "n/a: …"
+
+
+def deploy(world: World, tag: str) -> tuple[int, dict[str, Any]]:
+    result = world.cli("deploy", "--tag", tag, "--git-sha", SHA, "--output", "json")
+    return result.exit_code, json.loads(result.stdout or "{}")
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Arm:
+    """What a fault does the moment the deploy enters its phase."""
+
+    def __init__(self, world: World, fault: str) -> None:
+        self.world, self.fault = world, fault
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self) -> None:
+        w, model = self.world, self.world.emulator
+        if self.fault == "throttling":
+            model.faults.add("*", "*", "throttle", count=BURST)
+            w.stand_in.fail_next(BURST, status=503)
+            w.slack.fail_next(BURST - 1, status=503)
+        elif self.fault == "expired_credentials":
+            model.faults.add("*", "*", "expired_token", count=BURST)
+        elif self.fault == "connection_error":
+            model.faults.add("*", "*", "connection", count=BURST)
+            w.slack.fail_next(BURST - 1, status=0)
+        elif self.fault == "stale_read":
+            model.stale_reads(BURST)
+        elif self.fault == "circuit_breaker":
+            model.policy.outcomes["v2"] = "fail"
+            model.policy.outcomes["v1"] = "fail"  # the way back too, in the rollback phase
+            model.fail_active("v2")
+        elif self.fault == "alarm":
+            w.set_alarm("ALARM")
+        elif self.fault == "smoke_failure":
+            w.stand_in.broken.add("v2")
+        elif self.fault in SIGNALS:
+            self._signal(SIGNALS[self.fault])
+        elif self.fault == "lock_lost":
+            other = lock.DeployLock(w.aws, table=w.settings.lock_table, lock_id=w.settings.lock_id)
+            other.force_release()
+            other.acquire(owner="someone-else@elsewhere", reason="took over", ttl=600)
+
+    def _signal(self, signum: int) -> None:
+        if self.phase == "migrate":
+            # Mid-migration: once the one-off task runs, like a Ctrl-C a person would send.
+            def when_running() -> None:
+                until(self._migration_running, "the migration task to run")
+                os.kill(os.getpid(), signum)
+
+            thread = threading.Thread(target=when_running, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        else:
+            os.kill(os.getpid(), signum)
+
+    phase = ""
+
+    def _migration_running(self) -> bool:
+        ecs = self.world.aws.ecs()
+        arns = ecs.list_tasks(
+            cluster=self.world.settings.cluster, startedBy="autopipe-migrate", desiredStatus="RUNNING"
+        )["taskArns"]
+        if not arns:
+            return False
+        tasks = ecs.describe_tasks(cluster=self.world.settings.cluster, tasks=arns)["tasks"]
+        return any(t.get("lastStatus") == "RUNNING" for t in tasks)
+
+
+@pytest.fixture
+def armed_at(world: World) -> Iterator[Callable[[str, str], Arm]]:
+    hooks: list[Callable[[str], None]] = []
+    saved = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+
+    def arm(phase: str, fault: str) -> Arm:
+        action = Arm(world, fault)
+        action.phase = phase
+        fired = threading.Event()
+
+        def hook(entered: str) -> None:
+            if entered == phase and not fired.is_set():
+                fired.set()
+                action()
+
+        hooks.append(hook)
+        deploy_command.phase_hooks.append(hook)
+        if fault in SIGNALS:
+            signals.install()
+        if fault == "ctrl_c" or fault == "sigterm":
+            world.emulator.policy.migration_runs["v2"] = math.inf
+        return action
+
+    yield arm
+    for hook in hooks:
+        deploy_command.phase_hooks.remove(hook)
+    signal.signal(signal.SIGINT, saved[0])
+    signal.signal(signal.SIGTERM, saved[1])
+
+
+def settled(world: World) -> None:
+    """Wait until ECS has finished what it was doing (e.g. a rollback it was asked for)."""
+
+    def final() -> bool:
+        service = world.service()
+        arn = service.get("currentServiceDeployment")
+        if not arn:
+            return True
+        found = world.aws.ecs().describe_service_deployments(serviceDeploymentArns=[arn])
+        statuses = [d["status"] for d in found.get("serviceDeployments", [])]
+        return bool(statuses) and statuses[0] in (
+            "SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED",
+        )  # fmt: skip
+
+    until(final, "ECS to finish the service's deployment")
+
+
+def delivered(world: World) -> list[str]:
+    """The `Result` field of every notification the Slack receiver accepted."""
+    results = []
+    for payload in world.slack.accepted:
+        for block in payload.get("blocks", []):
+            for f in block.get("fields", []):
+                if f.get("text", "").startswith("*Result*\n"):
+                    results.append(f["text"].split("\n", 1)[1])
+    return results
+
+
+@pytest.mark.parametrize(("phase", "fault"), fm.CELLS, ids=[f"{p}-{f}" for p, f in fm.CELLS])
+def test_cell(world: World, armed_at: Callable[[str, str], Arm], phase: str, fault: str) -> None:
+    expected = fm.expect(phase, fault)
+    if expected is None:
+        RESULTS[(phase, fault)] = f"n/a: {fm.not_applicable(phase, fault)}"
+        return
+    os.environ["AWS_MAX_ATTEMPTS"] = "2"
+    code, v1 = deploy(world, "v1")
+    assert code == 0, v1
+    world.slack.accepted.clear()
+    if phase == "rollback":
+        world.stand_in.broken.add("v2")
+    armed = armed_at(phase, fault)
+    try:
+        code, doc = deploy(world, "v2")
+        for thread in armed.threads:
+            thread.join(timeout=10)
+        world.emulator.faults.clear()
+        world.emulator.stale_reads(0)
+        settled(world)
+        revisions = {"v1": v1["revision"], "v2": doc.get("revision")}
+        problems = []
+        if code != expected.exit_code:
+            problems.append(f"exit {code} (expected {expected.exit_code}): {doc.get('reason')}")
+        if world.revision() != revisions[expected.serves]:
+            problems.append(f"serves {world.revision()} (expected {expected.serves})")
+        recorded = release.read(world.aws, world.settings)
+        record = recorded.taskdef_arn.rsplit("/", 1)[-1] if recorded else None
+        if record != revisions[expected.record]:
+            problems.append(f"record names {record} (expected {expected.record})")
+        holder = lock.DeployLock(
+            world.aws, table=world.settings.lock_table, lock_id=world.settings.lock_id
+        ).status()
+        if holder is not None and holder.owner == lock.whoami():
+            problems.append(f"the lock is still held by us: {holder.describe()}")
+        notes = delivered(world)
+        if notes != [expected.result]:
+            problems.append(f"notifications {notes} (expected [{expected.result!r}])")
+        RESULTS[(phase, fault)] = "; ".join(problems) or "ok"
+        assert not problems, f"{phase} × {fault} ({expected.why}): " + "; ".join(problems)
+    finally:
+        os.environ.pop("AWS_MAX_ATTEMPTS", None)
