@@ -81,12 +81,16 @@ def use_docker(opts: RehearseOptions, image: str, reporter: Reporter) -> bool:
 
 def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
     try:
-        import moto.server  # noqa: F401, PLC0415 - the emulator is optional (`test` group)
-
-        from autopipe.rehearsal import emulator as emu_mod  # noqa: PLC0415
-        from autopipe.rehearsal import seed, targets  # noqa: PLC0415
+        # The model of AWS lives outside the product (ecs_model/, with moto from the `test`
+        # group): imported here only, so the deployer itself never needs it.
+        import moto.server  # noqa: F401, PLC0415
+        from ecs_model import emulator as emu_mod  # noqa: PLC0415
+        from ecs_model import seed, targets  # noqa: PLC0415
     except ImportError as exc:
-        raise ConfigError(f"rehearse needs moto[server] (uv sync --group test): {exc}") from exc
+        raise ConfigError(
+            f"rehearse needs the ecs_model package and moto[server] (a source checkout, "
+            f"uv sync --group test): {exc}"
+        ) from exc
     base = opts.common.settings()
     image = opts.image or base.local_image
     docker = use_docker(opts, image, reporter)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autopipe.rehearsal.emulator import Emulator
+from ecs_model.emulator import Emulator
 from tests.conftest import unavailable
 from tests.support import docker as d
 from tests.support.moto import CallLog, World, make_world

@@ -16,9 +16,9 @@ from autopipe import aws as aws_module
 from autopipe.aws import Aws, is_read_only
 from autopipe.cli import app
 from autopipe.config import Settings, load_settings
-from autopipe.rehearsal.emulator import Emulator
-from autopipe.rehearsal.seed import ImageSpec, Seeded, seed
-from autopipe.rehearsal.targets import SlackReceiver, StandIn
+from ecs_model.emulator import Emulator
+from ecs_model.seed import ImageSpec, Seeded, seed
+from ecs_model.targets import SlackReceiver, StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "autopipe.toml"
@@ -37,7 +37,8 @@ IMAGES = [
     ImageSpec("v2"),
     ImageSpec("v3"),
     ImageSpec("arm", ("arm64",)),
-    ImageSpec("multi", ("amd64", "arm64")),
+    # index_scan: the deployer's scan gate still reads the index's own scan (no ECR has one).
+    ImageSpec("multi", ("amd64", "arm64"), index_scan=True),
     ImageSpec("vulnerable", findings={"HIGH": 1, "LOW": 3}),
     ImageSpec("unscanned", findings=None),
 ]

@@ -14,8 +14,8 @@ from autopipe import docker_run, taskdef
 from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.output import Reporter
-from autopipe.rehearsal.emulator import Emulator
-from autopipe.rehearsal.seed import SECRET_VALUES
+from ecs_model.emulator import Emulator
+from ecs_model.seed import SECRET_VALUES
 
 
 class _Server:

@@ -13,7 +13,8 @@ from autopipe import ecs, resolve
 from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.images import registry_host
-from autopipe.rehearsal.emulator import Emulator
+from ecs_model.ecr import basic_result, enhanced_result
+from ecs_model.emulator import Emulator
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -35,9 +36,22 @@ SECRET_VALUES = {"API_KEYS": '["rehearsal-key-0123456789"]', "DB_PASSWORD": "reh
 
 @dataclass(frozen=True)
 class ImageSpec:
+    """An image as CI pushes it. One architecture: a single manifest under the tag. More: an
+    OCI index under the tag plus each per-platform manifest by digest (as `docker buildx`
+    pushes them); scan findings exist only on the per-platform manifests.
+
+    findings: severity counts on every scanned platform (None: never scanned at all);
+    unscanned: platforms basic scanning left unscanned (aws/containers-roadmap#1683, #2656);
+    scanning: basic | enhanced (Amazon Inspector's result shape);
+    index_scan: also give the index a complete scan of its own. No ECR does this; it keeps the
+    deployer's index-level scan gate passing until that gate reads per-platform scans."""
+
     tag: str
     architectures: tuple[str, ...] = ("amd64",)
     findings: dict[str, int] | None = field(default_factory=lambda: {"LOW": 2, "MEDIUM": 1})
+    unscanned: tuple[str, ...] = ()
+    scanning: str = "basic"
+    index_scan: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,61 +60,68 @@ class Seeded:
     security_group: str
     bootstrap: str
     digests: dict[str, str]
+    platforms: dict[str, dict[str, str]] = field(default_factory=dict)  # tag → arch → digest
 
 
 def _sha(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def push_image(aws: Aws, emulator: Emulator, settings: Settings, spec: ImageSpec) -> str:
-    """Put the image's manifest (an index when multi-arch) and config blobs; scan it."""
-    manifests = []
-    for arch in spec.architectures:
-        config = json.dumps({"architecture": arch, "os": "linux", "config": {"User": "10001"}})
-        config_digest = _sha(config.encode())
-        emulator.blobs.put(settings.repository, config_digest, config.encode())
-        layer = _sha(f"{spec.tag}/{arch}/layer".encode())
-        manifest = {
-            "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
-            "layers": [{"mediaType": DOCKER_LAYER, "size": 1024, "digest": layer}],
-        }  # fmt: skip
-        manifests.append((arch, json.dumps(manifest)))
-    if len(manifests) == 1:
-        body, media_type = manifests[0][1], DOCKER_MANIFEST
+def _platform_manifest(emulator: Emulator, settings: Settings, spec: ImageSpec, arch: str) -> str:
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {"User": "10001"}})
+    config_digest = _sha(config.encode())
+    emulator.blobs.put(settings.repository, config_digest, config.encode())
+    layer = _sha(f"{spec.tag}/{arch}/layer".encode())
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
+        "layers": [{"mediaType": DOCKER_LAYER, "size": 1024, "digest": layer}],
+    })  # fmt: skip
+
+
+def push_image(
+    aws: Aws, emulator: Emulator, settings: Settings, spec: ImageSpec
+) -> tuple[str, dict[str, str]]:
+    """Push the image (index and per-platform manifests when multi-arch) and record the scans
+    ECR would have made. Returns the tag's digest and each platform's digest."""
+    ecr, repo = aws.ecr(), settings.repository
+    bodies = {arch: _platform_manifest(emulator, settings, spec, arch) for arch in spec.architectures}
+    platforms = {arch: _sha(body.encode()) for arch, body in bodies.items()}
+    if len(bodies) == 1:
+        ((arch, body),) = bodies.items()
+        ecr.put_image(repositoryName=repo, imageManifest=body, imageTag=spec.tag,
+                      imageManifestMediaType=DOCKER_MANIFEST, imageDigest=platforms[arch])  # fmt: skip
+        digest = platforms[arch]
     else:
-        index = {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
+        for arch, body in bodies.items():  # by digest, untagged, as buildx pushes them
+            ecr.put_image(repositoryName=repo, imageManifest=body, imageDigest=platforms[arch],
+                          imageManifestMediaType=DOCKER_MANIFEST)  # fmt: skip
+        index = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
             "manifests": [
-                {"mediaType": DOCKER_MANIFEST, "size": len(m), "digest": _sha(m.encode()),
+                {"mediaType": DOCKER_MANIFEST, "size": len(body), "digest": platforms[arch],
                  "platform": {"architecture": arch, "os": "linux"}}
-                for arch, m in manifests
+                for arch, body in bodies.items()
             ],
-        }  # fmt: skip
-        body, media_type = json.dumps(index), OCI_INDEX
-    digest = _sha(body.encode())
-    aws.ecr().put_image(
-        repositoryName=settings.repository, imageManifest=body, imageTag=spec.tag,
-        imageManifestMediaType=media_type, imageDigest=digest,
-    )  # fmt: skip
+        })  # fmt: skip
+        digest = _sha(index.encode())
+        ecr.put_image(repositoryName=repo, imageManifest=index, imageTag=spec.tag,
+                      imageManifestMediaType=OCI_INDEX, imageDigest=digest)  # fmt: skip
     if spec.findings is not None:
-        aws.ecr().start_image_scan(
-            repositoryName=settings.repository, imageId={"imageDigest": digest}
-        )
-        result = _scan_result(aws.account_id(), settings, spec, digest)
-        emulator.post_scan_findings(settings.region, [result])
-    return digest
+        for arch, platform_digest in platforms.items():
+            if arch not in spec.unscanned:
+                emulator.scans.put(repo, platform_digest, _scan(aws, spec, repo, platform_digest, arch))
+        if spec.index_scan and len(bodies) > 1:
+            emulator.scans.put(repo, digest, basic_result(dict(spec.findings)))
+    return digest, platforms
 
 
-def _scan_result(account: str, settings: Settings, spec: ImageSpec, digest: str) -> dict[str, Any]:
-    return {
-        "registryId": account,
-        "repositoryName": settings.repository,
-        "imageId": {"imageDigest": digest},
-        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed."},
-        "imageScanFindings": {"findings": [], "findingSeverityCounts": dict(spec.findings or {})},
-    }
+def _scan(aws: Aws, spec: ImageSpec, repo: str, digest: str, arch: str) -> dict[str, Any]:
+    counts = dict(spec.findings or {})
+    if spec.scanning == "enhanced":
+        return enhanced_result(counts, account=aws.account_id(), repository=repo, digest=digest,
+                               architecture=arch)  # fmt: skip
+    return basic_result(counts)
 
 
 def network(aws: Aws) -> tuple[str, str]:
@@ -133,7 +154,8 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
     aws.ecr().create_repository(
         repositoryName=settings.repository, imageScanningConfiguration={"scanOnPush": True}
     )
-    digests = {spec.tag: push_image(aws, emulator, settings, spec) for spec in images}
+    pushed = {spec.tag: push_image(aws, emulator, settings, spec) for spec in images}
+    digests = {tag: digest for tag, (digest, _) in pushed.items()}
     for role in (settings.execution_role, settings.task_role):
         aws.iam().create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
     for name, ref in settings.secrets.items():
@@ -176,4 +198,5 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
                        "rollback": True},
         },
     )  # fmt: skip
-    return Seeded(subnet, group, bootstrap_arn, digests)
+    platforms = {tag: per_arch for tag, (_, per_arch) in pushed.items()}
+    return Seeded(subnet, group, bootstrap_arn, digests, platforms)
