@@ -84,7 +84,7 @@ def why(deployment: dict[str, Any]) -> str:
         parts.append(f"alarm in ALARM: {', '.join(alarms.get('triggeredAlarmNames') or [])}")
     reason = (deployment.get("rollback") or {}).get("reason") or deployment.get("statusReason")
     if reason and not parts:
-        parts.append(str(reason))
+        parts.append(str(reason).rstrip("."))
     return "; ".join(parts) or str(deployment.get("status", "no reason given"))
 
 

@@ -159,6 +159,7 @@ class Emulator:
             with lock:
                 service = create(backend, *args, **kwargs)
                 api.after_create(backend, service)
+                current(service)
                 return service
 
         def update_service(backend: Any, props: dict[str, Any]) -> Any:
@@ -166,7 +167,15 @@ class Emulator:
                 asked = dict(props)
                 service = update(backend, props)
                 api.after_update(backend, service, asked)
+                current(service)
                 return service
+
+        def current(service: Any) -> None:
+            # Service.currentServiceDeployment: the ARN of the deployment the last change
+            # started (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html).
+            history = self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}")
+            if history:
+                service.current_service_deployment = history[-1].arn
 
         def run_task(backend: Any, *args: Any, **kwargs: Any) -> Any:
             started = run(backend, *args, **kwargs)

@@ -73,22 +73,53 @@ def test_wait_times_out_on_a_stuck_rollout(world: World) -> None:
     assert "timeout" in waited.stderr
 
 
-def test_rollback(world: World) -> None:
+def recorded(world: World) -> str:
+    found = world.aws.ssm().get_parameter(Name=f"{world.settings.release_prefix}/taskdef")
+    return str(found["Parameter"]["Value"]).rsplit("/", 1)[-1]
+
+
+def test_rollback_goes_to_proven_releases_only(world: World) -> None:
     for tag in ("v1", "v2", "v3"):
         assert world.cli("deploy", "--tag", tag).exit_code == 0
-    assert world.revision() == "auto-pipe-task:4"
+    assert (world.revision(), recorded(world)) == ("auto-pipe-task:4", "auto-pipe-task:4")
+    # On the recorded release: the default is the release proven before it (SSM history).
     back = world.cli("rollback", "--output", "json")
     assert back.exit_code == 0, back.output
     assert json.loads(back.stdout)["to"] == "auto-pipe-task:3"
-    assert world.revision() == "auto-pipe-task:3"
+    assert (world.revision(), recorded(world)) == ("auto-pipe-task:3", "auto-pipe-task:3")
     assert world.cli("rollback", "--to", "2").exit_code == 0
-    assert world.revision() == "auto-pipe-task:2"
+    assert (world.revision(), recorded(world)) == ("auto-pipe-task:2", "auto-pipe-task:2")
     again = world.cli("rollback", "--to", "auto-pipe-task:2")
     assert "already runs auto-pipe-task:2" in again.stdout
     assert world.cli("rollback", "--to", "99").exit_code == 2
+    # Not waited for: the record keeps naming the last proven release...
     assert world.cli("rollback", "--to", "1", "--no-wait").exit_code == 0
-    assert world.revision() == "auto-pipe-task:1"
-    none_older = world.cli("rollback")
-    assert none_older.exit_code == 2
-    assert "no ACTIVE revision" in none_older.stderr
+    assert (world.revision(), recorded(world)) == ("auto-pipe-task:1", "auto-pipe-task:2")
+    # ...so the default goes back to it, not to a lower revision number.
+    home = world.cli("rollback", "--output", "json")
+    assert home.exit_code == 0, home.output
+    assert json.loads(home.stdout)["to"] == "auto-pipe-task:2"
+    assert world.revision() == "auto-pipe-task:2"
     assert world.slack.payloads[-1]["text"].startswith(":white_check_mark:")
+
+
+def test_rollback_skips_a_revision_marked_failed(world: World) -> None:
+    for tag in ("v1", "v2"):
+        assert world.cli("deploy", "--tag", tag).exit_code == 0
+    world.aws.ecs().tag_resource(
+        resourceArn=world.aws.ecs().describe_task_definition(taskDefinition="auto-pipe-task:2")[
+            "taskDefinition"
+        ]["taskDefinitionArn"],
+        tags=[{"key": "autopipe:failed", "value": "smoke test failed"}],
+    )
+    nothing = world.cli("rollback")
+    assert nothing.exit_code == 2
+    assert "no earlier one is recorded" in nothing.stderr
+    assert world.revision() == "auto-pipe-task:3"
+
+
+def test_rollback_with_no_record_names_the_fix(world: World) -> None:
+    result = world.cli("rollback")
+    assert result.exit_code == 2
+    assert "no proven release is recorded" in result.stderr
+    assert "--to REVISION" in result.stderr

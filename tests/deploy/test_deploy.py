@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from autopipe.config import Settings
 from autopipe.errors import MigrationFailed, RollbackFailed, RolledBack
 from tests.support.moto import CallLog, World
 
@@ -37,7 +36,7 @@ def test_happy_path(world: World, calls: CallLog) -> None:
     # In order: lock, verify, register, migration, update, watch, smoke, unlock, notify.
     markers = [
         "lock taken", "OK   scan gate", "registered auto-pipe-task:2", "migration task exited 0",
-        "service updated to auto-pipe-task:2", "deployment completed", "smoke: ",
+        "service updated to auto-pipe-task:2: deployment", "SUCCESSFUL running 1/1", "smoke: ",
         "deployed auto-pipe-task:2 (v1)", "lock released", "notified: slack",
     ]  # fmt: skip
     positions = [out.index(m) for m in markers]
@@ -63,10 +62,6 @@ def test_happy_path(world: World, calls: CallLog) -> None:
     assert world.cli("lock", "status").stdout.strip().endswith("free")
 
 
-def test_polls_are_one_to_two_seconds_by_default() -> None:
-    assert 1.0 <= Settings().poll_interval <= 2.0
-
-
 def test_second_deploy_rolls_forward(world: World) -> None:
     baseline(world)
     code, doc = deploy(world, "v2")
@@ -75,24 +70,43 @@ def test_second_deploy_rolls_forward(world: World) -> None:
     assert doc["smoke_probes"] >= 2
 
 
-@pytest.mark.parametrize("ecs_rolls_back", [True, False])
-def test_circuit_breaker_failed(world: World, ecs_rolls_back: bool) -> None:
+def test_circuit_breaker_rolls_back_inside_ecs(world: World, calls: CallLog) -> None:
     good = baseline(world)
-    if not ecs_rolls_back:
-        breaker: DeploymentCircuitBreakerTypeDef = {"enable": True, "rollback": False}
-        world.aws.ecs().update_service(
-            cluster=world.settings.cluster, service=world.settings.service,
-            deploymentConfiguration={"deploymentCircuitBreaker": breaker},
-        )  # fmt: skip
     world.emulator.policy.outcomes["v2"] = "fail"
+    seen = len(calls.calls)
     code, doc = deploy(world, "v2")
     assert code == RolledBack.exit_code, doc
     assert doc["result"] == "rolled_back"
     assert "circuit breaker" in doc["reason"]
-    assert doc["rollback"] == {"to": good, "by": "ecs" if ecs_rolls_back else "autopipe",
-                               "state": "completed"}  # fmt: skip
+    assert doc["rollback"]["to"] == good
+    assert doc["rollback"]["by"] == "ecs"
+    assert doc["rollback"]["deployment"] == doc["deployment"]
+    # ECS was the only controller: autopipe neither stopped the deployment nor updated back.
+    ops = [op for _, op in calls.calls[seen:]]
+    assert ops.count("UpdateService") == 1
+    assert "StopServiceDeployment" not in ops
     assert world.revision() == good
+    tags = world.aws.ecs().list_tags_for_resource(
+        resourceArn=world.aws.ecs().describe_task_definition(taskDefinition=doc["revision"])[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
+    )["tags"]
+    assert {t["key"] for t in tags} == {"autopipe:failed"}
     assert world.slack.payloads[-1]["text"].startswith(":leftwards_arrow_with_hook:")
+
+
+def test_circuit_breaker_without_rollback_is_stopped_on_request(world: World) -> None:
+    good = baseline(world)
+    breaker: DeploymentCircuitBreakerTypeDef = {"enable": True, "rollback": False}
+    world.aws.ecs().update_service(
+        cluster=world.settings.cluster, service=world.settings.service,
+        deploymentConfiguration={"deploymentCircuitBreaker": breaker},
+    )  # fmt: skip
+    world.emulator.policy.outcomes["v2"] = "fail"
+    code, doc = deploy(world, "v2")
+    assert code == RolledBack.exit_code, doc
+    assert world.revision() == good
+    assert doc["rollback"]["to"] == good
 
 
 def test_deployment_alarm_in_alarm(world: World) -> None:
@@ -106,9 +120,31 @@ def test_deployment_alarm_in_alarm(world: World) -> None:
     world.emulator.policy.on_rollout.append(alarm_when_v2_rolls_out)
     code, doc = deploy(world, "v2")
     assert code == RolledBack.exit_code
-    assert "deployment alarm in ALARM: auto-pipe-rehearsal-5xx" in doc["reason"]
+    assert "alarm in ALARM: auto-pipe-rehearsal-5xx" in doc["reason"]
+    assert doc["rollback"]["by"] == "ecs"  # ECS's alarm-based rollback, not a second controller
     assert world.revision() == good
     assert world.slack.payloads[-1]["text"].startswith(":leftwards_arrow_with_hook:")
+
+
+def test_a_red_alarm_cannot_fail_the_way_back(world: World, calls: CallLog) -> None:
+    """The smoke test fails while the alarm it caused is still red: the UpdateService back to
+    the proven release runs with ECS's alarm rollback off (else ECS would fail the way back and
+    return to the broken release), and the alarm configuration is restored after."""
+    good = baseline(world)
+    world.stand_in.broken.add("v2")
+
+    def alarm_after_the_rollout(tag: str) -> None:
+        if tag == "v1":  # the way back starts: the broken release's alarm is red
+            world.set_alarm("ALARM")
+
+    world.emulator.policy.on_rollout.append(alarm_after_the_rollout)
+    code, doc = deploy(world, "v2")
+    assert code == RolledBack.exit_code, doc
+    assert doc["rollback"]["by"] == "autopipe (UpdateService)"
+    assert world.revision() == good
+    alarms = world.service()["deploymentConfiguration"]["alarms"]
+    assert alarms["enable"] is True
+    assert alarms["rollback"] is True
 
 
 def test_smoke_failure(world: World) -> None:
@@ -117,7 +153,10 @@ def test_smoke_failure(world: World) -> None:
     code, doc = deploy(world, "v2")
     assert code == RolledBack.exit_code
     assert "smoke test failed: /ready answered 503" in doc["reason"]
-    assert doc["rollback"]["by"] == "autopipe"
+    # A rolling deployment is SUCCESSFUL once steady: nothing left for StopServiceDeployment,
+    # so the way back is a new deployment of the release record's revision.
+    assert doc["rollback"]["by"] == "autopipe (UpdateService)"
+    assert doc["rollback"]["deployment"] != doc["deployment"]
     assert world.revision() == good
     reason = json.dumps(world.slack.payloads[-1])
     assert "smoke test failed" in reason
@@ -128,7 +167,10 @@ def test_timeout(world: World) -> None:
     world.emulator.policy.outcomes["v2"] = "hang"
     code, doc = deploy(world, "v2", "--timeout", "0.5")
     assert code == RolledBack.exit_code
-    assert doc["reason"].startswith("timeout: no steady state within 0.5s")
+    assert doc["reason"].startswith("timeout: still IN_PROGRESS after 0.5s")
+    # Still running: ECS is asked to roll it back (the single controller).
+    assert doc["rollback"]["by"] == "ecs on request"
+    assert doc["rollback"]["deployment"] == doc["deployment"]
     assert world.revision() == good
     assert world.slack.payloads[-1]["text"].startswith(":leftwards_arrow_with_hook:")
 

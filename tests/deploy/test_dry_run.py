@@ -27,7 +27,7 @@ def deployed(world: World, *tags: str) -> None:
     ],
 )
 def test_dry_run_makes_no_write_call(world: World, args: tuple[str, ...]) -> None:
-    deployed(world, "v1")
+    deployed(world, "v1", "v2")
     revisions, payloads = world.revisions(), len(world.slack.payloads)
     with CallLog() as calls:
         result = world.cli(*args)

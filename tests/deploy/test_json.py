@@ -11,11 +11,12 @@ DEPLOY_KEYS = {
     "schema", "command", "ok", "exit_code", "environment", "cluster", "service", "image",
     "image_tag", "git_sha", "revision", "previous_revision", "migration_task", "smoke_probes",
     "rollback", "result", "reason", "duration_seconds", "notified", "dry_run", "timeline",
+    "deployment", "phase",
 }  # fmt: skip
 STATUS_KEYS = {
     "schema", "command", "ok", "exit_code", "environment", "cluster", "service", "revision",
     "image", "image_tag", "git_sha", "desired", "running", "pending", "steady", "deployments",
-    "alarms", "lock", "events",
+    "alarms", "lock", "events", "service_deployment",
 }  # fmt: skip
 
 
@@ -35,6 +36,8 @@ def test_deploy_document_is_the_same_shape_on_success_and_failure(world: World) 
     assert set(failed) == DEPLOY_KEYS | {"error"}
     assert (ok["ok"], ok["result"], ok["exit_code"]) == (True, "success", 0)
     assert (failed["ok"], failed["result"], failed["exit_code"]) == (False, "rolled_back", 6)
+    assert ok["deployment"].startswith("arn:aws:ecs:us-east-1:123456789012:service-deployment/")
+    assert (ok["phase"], failed["phase"]) == ("done", "rollback")
     assert failed["error"] == {"kind": "rolled_back", "message": failed["reason"]}
     assert all(set(step) == {"t", "message"} for step in ok["timeline"])
     assert ok["schema"] == failed["schema"] == 1
@@ -49,6 +52,7 @@ def test_status_document(world: World) -> None:
     assert set(first["deployments"][0]) == {
         "id", "status", "rollout_state", "revision", "desired", "running", "pending", "failed"
     }  # fmt: skip
+    assert first["service_deployment"]["status"] == "SUCCESSFUL"
     assert doc(world, "status") == first  # stable: nothing changed, nothing differs
 
 

@@ -1,5 +1,6 @@
-"""The release record: after every successful deploy and every completed rollback, the three SSM
-parameters the infra stack reads name the revision that serves; `--dry-run` writes none."""
+"""The release record: after every successful deploy and every completed rollback, the SSM
+parameters the infra stack reads (image, image-tag, git-sha) and the revision autopipe rolls
+back to (taskdef) name what serves; `--dry-run` writes none."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def recorded(world: World, prefix: str = PREFIX) -> dict[str, str]:
     return {p["Name"].removeprefix(prefix + "/"): p["Value"] for p in found}
 
 
+def taskdef_arn(world: World) -> str:
+    return str(world.service()["taskDefinition"])
+
+
 def image_of(world: World, revision: str) -> str:
     td = world.aws.ecs().describe_task_definition(taskDefinition=revision)["taskDefinition"]
     return td["containerDefinitions"][0]["image"]
@@ -38,9 +43,11 @@ def test_a_deploy_records_the_new_digest_tag_and_sha(world: World, calls: CallLo
     assert deploy(world, "v2", SHA2) == 0  # overwrites
     image = image_of(world, world.revision())
     assert image.endswith(f"@{world.seeded.digests['v2']}")
-    assert recorded(world) == {"image": image, "image-tag": "v2", "git-sha": SHA2}
+    assert recorded(world) == {
+        "image": image, "image-tag": "v2", "git-sha": SHA2, "taskdef": taskdef_arn(world),
+    }  # fmt: skip
     puts = [op for service, op in calls.writes if service == "ssm"]
-    assert puts == ["PutParameter"] * 6
+    assert puts == ["PutParameter"] * 8
 
 
 def test_an_automatic_rollback_records_the_previous_revision(world: World) -> None:
@@ -49,7 +56,10 @@ def test_an_automatic_rollback_records_the_previous_revision(world: World) -> No
     world.emulator.policy.outcomes["v2"] = "fail"
     assert deploy(world, "v2", SHA2) == RolledBack.exit_code
     assert world.revision() == good
-    assert recorded(world) == {"image": image_of(world, good), "image-tag": "v1", "git-sha": SHA1}
+    assert recorded(world) == {
+        "image": image_of(world, good), "image-tag": "v1", "git-sha": SHA1,
+        "taskdef": taskdef_arn(world),
+    }  # fmt: skip
 
 
 def test_a_smoke_failure_rollback_records_the_previous_revision(world: World) -> None:
@@ -68,7 +78,10 @@ def test_autopipe_rollback_records_the_target(world: World) -> None:
     result = world.cli("rollback", "--no-notify")
     assert result.exit_code == 0, result.output
     assert world.revision() == first
-    assert recorded(world) == {"image": image_of(world, first), "image-tag": "v1", "git-sha": SHA1}
+    assert recorded(world) == {
+        "image": image_of(world, first), "image-tag": "v1", "git-sha": SHA1,
+        "taskdef": taskdef_arn(world),
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -76,11 +89,13 @@ def test_autopipe_rollback_records_the_target(world: World) -> None:
 )
 def test_dry_run_records_nothing(world: World, args: tuple[str, ...]) -> None:
     assert deploy(world, "v1", SHA1) == 0
+    assert deploy(world, "v2", SHA2) == 0
     before = recorded(world)
     with CallLog() as calls:
         result = world.cli(*args)
     assert result.exit_code == 0, result.output
-    assert [c for c in calls.calls if c[0] == "ssm"] == []
+    assert [c for c in calls.writes if c[0] == "ssm"] == []
+    assert ("ssm", "GetParameters") in calls.calls  # it does read the record: the rollback target
     assert recorded(world) == before
 
 
