@@ -102,7 +102,7 @@ class DeployLock:
         """Release our own lock; False when it was no longer ours (expired, taken, forced)."""
         if self.held is None:
             return False
-        token, self.held = self.held.token, None
+        token = self.held.token
         try:
             self._aws.dynamodb().delete_item(
                 TableName=self.table,
@@ -113,8 +113,10 @@ class DeployLock:
             )
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
+                self.held = None
                 return False
             raise
+        self.held = None
         return True
 
     def ensure(self) -> None:

@@ -73,6 +73,18 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._unpatch: list[Callable[[], None]] = []
 
+    def container_environment(self, taskdef_arn: str, container: str) -> dict[str, str]:
+        """A revision's container environment, read in-process from the model's state."""
+        from moto.backends import get_backend  # noqa: PLC0415
+
+        region = taskdef_arn.split(":")[3]
+        backend = get_backend("ecs")[ACCOUNT][region]  # type: ignore[index]
+        definition = backend.describe_task_definition(taskdef_arn)
+        for entry in definition.container_definitions:
+            if entry.get("name") == container:
+                return {e["name"]: str(e["value"]) for e in entry.get("environment", [])}
+        return {}
+
     def stale_reads(self, reads: int, *, name: str = "*") -> None:
         """After each write, `reads` stale answers per read operation (stale.py)."""
         self.faults.stale.set(reads, name=name)
@@ -188,7 +200,9 @@ class Emulator:
                 (t for t in backend.tasks.get(cluster.rsplit("/", 1)[-1], {}).values()
                  if t.task_arn.endswith(task_ref.rsplit("/", 1)[-1])), None,
             )  # fmt: skip
-            if found is not None and (found.last_status == "STOPPED" or tasks.on_stop(found, reason)):
+            if found is not None and (
+                found.last_status == "STOPPED" or tasks.on_stop(found, reason)
+            ):
                 return found
             stopped = stop(backend, cluster, task_ref, reason)
             stopped.stop_code = "UserInitiated"
@@ -210,10 +224,16 @@ class Emulator:
             (Response, "describe_service_revisions", method(api.describe_service_revisions)),
             (Response, "stop_service_deployment", method(api.stop_service_deployment)),
             (ECRResponse, "start_image_scan", method(self.scans.start_image_scan)),
-            (ECRResponse, "describe_image_scan_findings",
-             method(self.scans.describe_image_scan_findings)),  # fmt: skip
-            (ECRResponse, "get_download_url_for_layer",
-             method(self.scans.get_download_url_for_layer)),  # fmt: skip
+            (
+                ECRResponse,
+                "describe_image_scan_findings",
+                method(self.scans.describe_image_scan_findings),
+            ),  # fmt: skip
+            (
+                ECRResponse,
+                "get_download_url_for_layer",
+                method(self.scans.get_download_url_for_layer),
+            ),  # fmt: skip
         ]
         for owner, name, replacement in patches:
             undo = (

@@ -73,6 +73,16 @@ class Rollouts:
                 store.clear()
             self.steady_at.clear()
 
+    def fail_active(self, tag: str) -> int:
+        """From now on the tasks of ongoing deployments of `tag` fail to start (what a bad
+        config does once tasks are placed); the circuit breaker counts them. Returns how many
+        deployments that touched."""
+        with self.lock:
+            hit = [sd for sd in self.active.values() if sd.tag == tag]
+            for sd in hit:
+                sd.outcome = "fail"
+            return len(hit)
+
     def deployments_of(self, key: str) -> list[ServiceDeployment]:
         return list(self.history.get(key, []))
 
@@ -244,7 +254,9 @@ class Rollouts:
         self.current[sd.key] = target
         self._begin_ecs_deployment(service, sd.rollback_ecs_id, target.task_definition)
 
-    def _finish(self, sd: ServiceDeployment, status: str, reason: str, *, stopped: bool = False) -> None:
+    def _finish(
+        self, sd: ServiceDeployment, status: str, reason: str, *, stopped: bool = False
+    ) -> None:
         stamp = now()
         sd.status, sd.status_reason, sd.updated_at = status, reason, stamp
         sd.finished_at = stamp

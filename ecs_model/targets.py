@@ -10,12 +10,34 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from autopipe import docker_run, taskdef
+from autopipe import docker_run
 from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.output import Reporter
 from ecs_model.emulator import Emulator
 from ecs_model.seed import SECRET_VALUES
+
+DROP = 0  # a handler's status that closes the connection without answering
+
+
+class Flaky:
+    """The next `count` requests answer `status` (DROP: no answer at all): a proxy's 503, a
+    rate limit's 429, a dropped connection. Thread-safe (requests come on server threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left, self._status = 0, 503
+
+    def fail_next(self, count: int, *, status: int = 503) -> None:
+        with self._lock:
+            self._left, self._status = count, status
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._left <= 0:
+                return None
+            self._left -= 1
+            return self._status
 
 
 class _Server:
@@ -23,6 +45,9 @@ class _Server:
         def respond(h: BaseHTTPRequestHandler, method: str) -> None:
             length = int(h.headers.get("Content-Length") or 0)
             status, body = handle(method, h.path, h.rfile.read(length) if length else b"")
+            if status == DROP:  # a connection closed with no answer
+                h.close_connection = True
+                return
             data = json.dumps(body).encode()
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
@@ -56,7 +81,10 @@ class SlackReceiver:
 
     def __init__(self, reporter: Reporter | None = None) -> None:
         self.payloads: list[dict[str, Any]] = []
+        self.accepted: list[dict[str, Any]] = []  # the payloads answered 200
         self.status = 200
+        self.flaky = Flaky()
+        self.fail_next = self.flaky.fail_next
         self._reporter = reporter
         self._server = _Server(self._handle)
         self.url = f"{self._server.url}/services/T000/B000/rehearsal"
@@ -64,9 +92,14 @@ class SlackReceiver:
     def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         payload = json.loads(body or b"{}")
         self.payloads.append(payload)
-        if self._reporter is not None:
-            self._reporter.step(f"slack: {payload.get('text', '')}", style="magenta")
-        return self.status, {"ok": self.status == 200}
+        status = self.flaky.take()
+        if status is None:
+            status = self.status
+        if status == 200:
+            self.accepted.append(payload)
+            if self._reporter is not None:
+                self._reporter.step(f"slack: {payload.get('text', '')}", style="magenta")
+        return status, {"ok": status == 200}
 
     def close(self) -> None:
         self._server.close()
@@ -79,20 +112,23 @@ class StandIn:
     def __init__(self, aws: Aws, emulator: Emulator, settings: Settings, broken: set[str]) -> None:
         self._aws, self._emulator, self._settings, self.broken = aws, emulator, settings, broken
         self._env: dict[str, dict[str, str]] = {}
+        self.flaky = Flaky()
+        self.fail_next = self.flaky.fail_next
         self._server = _Server(self._handle)
         self.url = self._server.url
 
     def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        flaky = self.flaky.take()
+        if flaky is not None:
+            return flaky, {"detail": "injected: the load balancer's answer"}
         key = f"{self._settings.cluster}:{self._settings.service}"
         arn = self._emulator.deployments.serving.get(key)
         if arn is None:
             return 503, {"detail": "no healthy targets"}
         if arn not in self._env:
-            definition = self._aws.ecs().describe_task_definition(taskDefinition=arn)
-            container = taskdef.container_of(
-                dict(definition["taskDefinition"]), self._settings.container
-            )
-            self._env[arn] = taskdef.env_of(container)
+            # From the model's own state, not through its API: the stand-in is the service
+            # behind the load balancer, so faults injected into AWS calls must not reach it.
+            self._env[arn] = self._emulator.container_environment(arn, self._settings.container)
         env = self._env[arn]
         if path == "/health":
             return 200, {"status": "ok"}

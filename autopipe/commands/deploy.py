@@ -170,7 +170,7 @@ class Deployment:
         self.phase = "rollback"
         self.steps.mark_failed(reason)
         try:
-            self.lock.ensure()
+            self.steps.ensure()
             result = self.recovery.roll_back(self.deployment_arn, self._target())
         except LockLost as exc:
             return self._lock_lost(exc)

@@ -61,7 +61,7 @@ class Steps:
         r.step(f"rollback target: {ecs.short(d.target.taskdef_arn)} ({d.target.source})")
 
         d.phase = "register"
-        d.lock.ensure()
+        self.ensure()
         d.new_arn = d.watcher.persist.call(
             "register", lambda: ecs.register(d.aws, rendered.taskdef), within=PATIENCE
         )
@@ -69,14 +69,14 @@ class Steps:
         r.step(f"registered {ecs.short(d.new_arn)} (was {d.result['previous_revision']})")
         if d.opts.migrate:
             d.phase = "migrate"
-            d.lock.ensure()
+            self.ensure()
             network = dict(service.get("networkConfiguration") or {})
             d.result["migration_task"] = run_migration(
                 d.aws, s, r, d.new_arn, network=network, started=self._migration_started
             )
 
         d.phase = "update"
-        d.lock.ensure()
+        self.ensure()
         d.watcher.skip_old_events()
         since = datetime.now(UTC) - timedelta(seconds=5)
         d.touched = True
@@ -224,7 +224,7 @@ class Steps:
         if d.new_arn is None:
             return
         try:
-            d.lock.ensure()
+            self.ensure()
             d.watcher.persist.call(
                 "mark the revision failed",
                 lambda: ecs.mark_failed(d.aws, str(d.new_arn), reason),
@@ -234,7 +234,12 @@ class Steps:
         except Exception as exc:
             d.reporter.warn(f"could not tag {ecs.short(d.new_arn)} as failed: {exc}")
 
+    def ensure(self) -> None:
+        """The lock is still ours (LockLost otherwise), through transient AWS errors."""
+        d = self.d
+        d.watcher.persist.call("lock: still ours", d.lock.ensure, within=PATIENCE)
+
     def record(self, taskdef_arn: str) -> None:
         d = self.d
-        d.lock.ensure()
+        self.ensure()
         release.record(d.aws, d.settings, d.reporter, taskdef_arn, persist=d.watcher.persist)

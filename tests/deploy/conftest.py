@@ -62,16 +62,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     write = terminalreporter.write_line
     write("")
     write("fault matrix: phase × fault (ok = every check held; n/a = cannot happen there)")
-    write(" " * 10 + " ".join(f"{p[:8]:>8}" for p in fm.PHASES))
+    write(" " * (width + 1) + " ".join(f"{p[:8]:>8}" for p in fm.PHASES))
     for fault in fm.FAULTS:
         cells = []
         for phase in fm.PHASES:
             found = RESULTS.get((phase, fault))
-            cells.append("-" if found is None else found[:3] if found in ("ok",) else
-                         "n/a" if found.startswith("n/a") else "FAIL")
+            cells.append(
+                "-"
+                if found is None
+                else found[:3]
+                if found in ("ok",)
+                else "n/a"
+                if found.startswith("n/a")
+                else "FAIL"
+            )
         write(f"{fault[:width]:<{width}} " + " ".join(f"{c:>8}" for c in cells))
     counted = [v for v in RESULTS.values() if not v.startswith("n/a")]
     failing = [k for k, v in RESULTS.items() if v not in ("ok",) and not v.startswith("n/a")]
+    for phase, fault in failing:
+        write(f"  {phase} × {fault}: {RESULTS[(phase, fault)]}")
     write(
         f"{len(counted) - len(failing)} of {len(counted)} cells green, "
         f"{len(RESULTS) - len(counted)} n/a"

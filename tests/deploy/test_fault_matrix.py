@@ -60,9 +60,11 @@ class Arm:
         elif self.fault == "stale_read":
             model.stale_reads(BURST)
         elif self.fault == "circuit_breaker":
-            model.policy.outcomes["v2"] = "fail"
-            model.policy.outcomes["v1"] = "fail"  # the way back too, in the rollback phase
-            model.fail_active("v2")
+            if self.phase == "rollback":
+                model.policy.outcomes["v1"] = "fail"  # the way back fails to start
+            else:
+                model.policy.outcomes["v2"] = "fail"
+                model.rollouts.fail_active("v2")
         elif self.fault == "alarm":
             w.set_alarm("ALARM")
         elif self.fault == "smoke_failure":
@@ -92,7 +94,9 @@ class Arm:
     def _migration_running(self) -> bool:
         ecs = self.world.aws.ecs()
         arns = ecs.list_tasks(
-            cluster=self.world.settings.cluster, startedBy="autopipe-migrate", desiredStatus="RUNNING"
+            cluster=self.world.settings.cluster,
+            startedBy="autopipe-migrate",
+            desiredStatus="RUNNING",
         )["taskArns"]
         if not arns:
             return False
@@ -119,8 +123,8 @@ def armed_at(world: World) -> Iterator[Callable[[str, str], Arm]]:
         deploy_command.phase_hooks.append(hook)
         if fault in SIGNALS:
             signals.install()
-        if fault == "ctrl_c" or fault == "sigterm":
-            world.emulator.policy.migration_runs["v2"] = math.inf
+        if fault in SIGNALS and phase == "migrate":
+            world.emulator.policy.migration_runs["v2"] = math.inf  # until stopped
         return action
 
     yield arm
@@ -197,6 +201,9 @@ def test_cell(world: World, armed_at: Callable[[str, str], Arm], phase: str, fau
         if notes != [expected.result]:
             problems.append(f"notifications {notes} (expected [{expected.result!r}])")
         RESULTS[(phase, fault)] = "; ".join(problems) or "ok"
-        assert not problems, f"{phase} × {fault} ({expected.why}): " + "; ".join(problems)
+        timeline = "\n".join(f"  {s['t']:7.2f}s {s['message']}" for s in doc.get("timeline", []))
+        assert not problems, (
+            f"{phase} × {fault} ({expected.why}): " + "; ".join(problems) + "\n" + timeline
+        )
     finally:
         os.environ.pop("AWS_MAX_ATTEMPTS", None)
