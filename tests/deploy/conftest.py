@@ -61,7 +61,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     width = max(len(f) for f in fm.FAULTS)
     write = terminalreporter.write_line
     write("")
-    write("fault matrix: phase × fault (ok = every check held; n/a = cannot happen there)")
+    write("fault matrix: phase x fault (ok = every check held; n/a = cannot happen there)")
     write(" " * (width + 1) + " ".join(f"{p[:8]:>8}" for p in fm.PHASES))
     for fault in fm.FAULTS:
         cells = []
@@ -80,9 +80,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counted = [v for v in RESULTS.values() if not v.startswith("n/a")]
     failing = [k for k, v in RESULTS.items() if v not in ("ok",) and not v.startswith("n/a")]
     for phase, fault in failing:
-        write(f"  {phase} × {fault}: {RESULTS[(phase, fault)]}")
+        write(f"  {phase} x {fault}: {RESULTS[(phase, fault)]}")
     write(
         f"{len(counted) - len(failing)} of {len(counted)} cells green, "
         f"{len(RESULTS) - len(counted)} n/a"
-        + (f"; failing: {', '.join(f'{p}×{f}' for p, f in failing)}" if failing else "")
+        + (f"; failing: {', '.join(f'{p}x{f}' for p, f in failing)}" if failing else "")
     )

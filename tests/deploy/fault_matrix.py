@@ -1,4 +1,4 @@
-"""The fault matrix: every deploy phase × every fault, and what each cell must end in.
+"""The fault matrix: every deploy phase x every fault, and what each cell must end in.
 
 A cell deploys v2 over a proven v1 (deployed and recorded first) with one fault armed the
 moment the deploy enters the phase (autopipe.commands.deploy.phase_hooks). Cells in the

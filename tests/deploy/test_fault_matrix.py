@@ -1,4 +1,4 @@
-"""The fault matrix (`make fault-matrix`; part of `make test`): every phase × every fault, each
+"""The fault matrix (`make fault-matrix`; part of `make test`): every phase x every fault, each
 cell a real `autopipe deploy` against the ECS model, judged on what it left behind. The table
 of outcomes is printed at the end of the run (tests/deploy/conftest.py)."""
 
@@ -203,7 +203,7 @@ def test_cell(world: World, armed_at: Callable[[str, str], Arm], phase: str, fau
         RESULTS[(phase, fault)] = "; ".join(problems) or "ok"
         timeline = "\n".join(f"  {s['t']:7.2f}s {s['message']}" for s in doc.get("timeline", []))
         assert not problems, (
-            f"{phase} × {fault} ({expected.why}): " + "; ".join(problems) + "\n" + timeline
+            f"{phase} x {fault} ({expected.why}): " + "; ".join(problems) + "\n" + timeline
         )
     finally:
         os.environ.pop("AWS_MAX_ATTEMPTS", None)
