@@ -1,6 +1,8 @@
 """Verdict latency: from the moment the service reaches a steady state to `autopipe deploy`
 returning (target ≤ 2 s), with the production waits: polls every `poll_interval` (1 s),
-3 smoke passes 0.3 s apart, lock release and the Slack message included.
+3 smoke passes 0.3 s apart, lock release and the Slack message included. Then the way back:
+from a failed smoke test to the service steady on the previous release (the model's rollout of
+the previous revision takes `--rollout` seconds of that, as a real one takes minutes).
 
     uv run python -m bench.deploy_verdict [--runs 10] [--rollout 2.5] [--check]
 
@@ -29,11 +31,12 @@ from autopipe.commands import deploy
 from autopipe.commands._shared import ImageOptions
 from autopipe.commands.rehearse import fake_credentials
 from autopipe.config import Settings, load_settings
+from autopipe.errors import RolledBack
 from autopipe.output import Reporter
+from autopipe.runner import Common, make_aws
 from ecs_model.emulator import Emulator
 from ecs_model.seed import ImageSpec, seed
 from ecs_model.targets import SlackReceiver, StandIn
-from autopipe.runner import Common, make_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "deploy_verdict.json"
@@ -54,7 +57,7 @@ def one_deploy(emulator: Emulator, settings: Settings, tag: str) -> dict[str, fl
     assert result["result"] == "success", result
     steady = emulator.deployments.steady_at[before][0]
     steps = {s["message"]: reporter.started + s["t"] for s in reporter.timeline}
-    seen = next(t for m, t in steps.items() if "PRIMARY COMPLETED" in m and t >= steady - 0.05)
+    seen = next(t for m, t in steps.items() if " SUCCESSFUL running" in m and t >= steady - 0.05)
     smoked = next(t for m, t in steps.items() if m.startswith("smoke: ") and "ready" in m)
     return {
         "verdict_seconds": returned - steady,
@@ -64,8 +67,27 @@ def one_deploy(emulator: Emulator, settings: Settings, tag: str) -> dict[str, fl
     }
 
 
+def one_rollback(emulator: Emulator, settings: Settings, tag: str) -> dict[str, float]:
+    """A deploy of a release whose smoke test fails: seconds from the failure being detected
+    to the previous release steady again (as the model records it)."""
+    reporter = Reporter(stream=io.StringIO())
+    options = deploy.DeployOptions(Common(), ImageOptions(tag=tag, git_sha=tag * 8))
+    before = len(emulator.deployments.steady_at)
+    try:
+        deploy.run(options, reporter, settings=settings)
+    except RolledBack:
+        pass
+    else:
+        raise AssertionError(f"{tag} was expected to fail its smoke test")
+    steps = {s["message"]: reporter.started + s["t"] for s in reporter.timeline}
+    failed = next(t for m, t in steps.items() if m.startswith("rollout failed (smoke_failed)"))
+    back = next(at for at, _, _ in emulator.deployments.steady_at[before:] if at >= failed)
+    return {"failure_to_steady_seconds": back - failed}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     samples: list[dict[str, float]] = []
+    rollbacks: list[dict[str, float]] = []
     with fake_credentials(), Emulator(step=args.rollout) as emulator:
         base = load_settings(config=ROOT / "autopipe.toml", env="rehearsal")
         aws = make_aws(base.with_overrides(endpoint_url=emulator.url))
@@ -76,13 +98,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             settings = base.with_overrides(
                 endpoint_url=emulator.url, url=stand_in.url, **PRODUCTION_WAITS
             )
-            seed(aws, emulator, settings, [ImageSpec("v1"), ImageSpec("v2")])
+            seed(aws, emulator, settings, [ImageSpec("v1"), ImageSpec("v2"), ImageSpec("v3")])
+            stand_in.broken.add("v3")
             for n in range(args.runs):
                 # Rollout lengths spread over one poll interval: every phase of "steady"
                 # relative to the poll cadence is sampled once.
                 emulator.step = args.rollout + settings.poll_interval * (n + 0.5) / args.runs
                 samples.append(one_deploy(emulator, settings, "v1" if n % 2 == 0 else "v2"))
                 print(f"  run {n + 1}: {samples[-1]['verdict_seconds']:.2f}s", file=sys.stderr)
+            # A broken release keeps failing /ready: give up after 5 s instead of the production
+            # 60 s (that wait is before the failure is detected, which is not measured here).
+            failing = settings.with_overrides(smoke_timeout=5.0)
+            for n in range(args.rollbacks):
+                emulator.step = args.rollout + settings.poll_interval * (n + 0.5) / args.rollbacks
+                rollbacks.append(one_rollback(emulator, failing, "v3"))
+                print(
+                    f"  rollback {n + 1}: {rollbacks[-1]['failure_to_steady_seconds']:.2f}s",
+                    file=sys.stderr,
+                )
         finally:
             os.environ.pop(base.slack_webhook_env, None)
             stand_in.close()
@@ -102,12 +135,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for k in ("detect_seconds", "smoke_seconds", "after_smoke_seconds")
         },
         "samples": [{k: round(v, 3) for k, v in s.items()} for s in samples],
+        "rollback": {
+            "what": "failed smoke test detected -> previous release steady again (model)",
+            "model_rollout_seconds": args.rollout,
+            "median_seconds": round(median(r["failure_to_steady_seconds"] for r in rollbacks), 3)
+            if rollbacks
+            else None,
+            "max_seconds": round(max(r["failure_to_steady_seconds"] for r in rollbacks), 3)
+            if rollbacks
+            else None,
+            "samples": [round(r["failure_to_steady_seconds"], 3) for r in rollbacks],
+        },
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--rollbacks", type=int, default=5, help="deploys that fail their smoke")
     parser.add_argument("--rollout", type=float, default=2.5, help="seconds per emulated rollout")
     parser.add_argument("--check", action="store_true", help="exit 1 if max > target")
     args = parser.parse_args()
@@ -121,6 +166,9 @@ def main() -> None:
         f"(target ≤ {TARGET_SECONDS:g}s)\n"
         f"  median breakdown: notice steady {b['detect_seconds']:.2f}s + smoke "
         f"{b['smoke_seconds']:.2f}s + unlock/notify {b['after_smoke_seconds']:.2f}s\n"
+        f"  failed smoke test -> previous release steady (model rollout "
+        f"{args.rollout:g}s): median {record['rollback']['median_seconds']}s, "
+        f"max {record['rollback']['max_seconds']}s\n"
         f"  written to {RESULTS.relative_to(ROOT)}"
     )
     if args.check and record["max_seconds"] > TARGET_SECONDS:
