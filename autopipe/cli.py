@@ -173,14 +173,18 @@ def lock_command(
     *,
     action: Annotated[str, typer.Argument(help="status | acquire | release")] = "status",
     reason: Annotated[str, typer.Option(help="Why (acquire).")] = "maintenance",
-    ttl: Annotated[int | None, typer.Option(help="Seconds (acquire).")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Lease seconds (acquire).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Release: whoever holds it.")] = False,
+    wait_for_lock: Annotated[bool, typer.Option(
+        "--wait-for-lock", help="Acquire: watch a held lock for one lease; take it over if "
+        "its holder never heartbeats.")] = False,
     dry_run: DryRun = False,
     env: Env = None, config: Config = None, region: Region = None, cluster: Cluster = None,
     service: Service = None, endpoint_url: Endpoint = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
-    """Show, take or break the deploy lock."""
+    """Show, take or give back (--force: break) the deploy lock."""
     common = _common(env, config, region, cluster, service, endpoint_url, output)
-    opts = lock_cmd.LockOptions(common, action, reason, ttl, dry_run)
+    opts = lock_cmd.LockOptions(common, action, reason, ttl, dry_run, force, wait_for_lock)
     execute("lock", common, lambda r: lock_cmd.run(opts, r))
 
 

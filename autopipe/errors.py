@@ -9,6 +9,7 @@
     ├── RollbackFailed            7  the rollback did not stabilise: a human is needed
     ├── NotStable                 8  `wait`: the service did not reach a steady state in time
     ├── Differences               9  `diff --exit-code`: rendered and live differ
+    ├── LockLost                 10  the deploy lock was lost; stopped before the next write
     ├── DryRunViolation           1  a write call was attempted under --dry-run (a bug)
     └── Interrupted             130  Ctrl-C / SIGTERM; the state left behind is reported
 
@@ -73,6 +74,11 @@ class Differences(AutopipeError):
     kind = "differences"
 
 
+class LockLost(AutopipeError):
+    exit_code = 10
+    kind = "lock_lost"
+
+
 class DryRunViolation(AutopipeError):
     exit_code = 1
     kind = "dry_run_violation"
@@ -95,5 +101,7 @@ EXIT_CODES: dict[int, str] = {
     RollbackFailed.exit_code: "rollback failed or did not stabilise; needs a human",
     NotStable.exit_code: "wait: no steady state before the timeout",
     Differences.exit_code: "diff --exit-code: rendered and live task definitions differ",
+    LockLost.exit_code: "the deploy lock was lost (taken over or force-released); stopped before "
+    "the next write",
     Interrupted.exit_code: "interrupted (Ctrl-C / SIGTERM); re-running is safe",
 }

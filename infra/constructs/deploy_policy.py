@@ -103,7 +103,7 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
             (
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
-                "dynamodb:DeleteItem",
+                "dynamodb:UpdateItem",
                 "dynamodb:DescribeTable",
             ),
             (arn % ("dynamodb", f"table/{n.lock_table}"),),

@@ -99,7 +99,7 @@ def test_arch_mismatch_stops_a_deploy_before_anything_changes(
     assert "NG   image architecture" in result.stdout
     assert world.revisions() == before
     # The lock (taken first, as deploy does) was the only write, and it was given back.
-    assert {op for _, op in calls.writes} == {"PutItem", "DeleteItem"}
+    assert {op for _, op in calls.writes} == {"PutItem", "UpdateItem"}
     assert world.cli("lock", "status").stdout.strip().endswith("free")
 
 
