@@ -45,6 +45,20 @@ Tag = Annotated[str | None, typer.Option(help="Image tag in ECR.", envvar="AUTOP
 Digest = Annotated[str | None, typer.Option(help="Image digest (sha256:…).")]
 GitSha = Annotated[str | None, typer.Option(help="Commit (default $GITHUB_SHA).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Read only: make no write call.")]
+ScanReport = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Trivy JSON report (trivy image --format json) accepted as scan evidence for the "
+        "platform it scanned (repeatable)."
+    ),
+]
+AllowAlarm = Annotated[
+    str | None,
+    typer.Option(
+        metavar="REASON",
+        help="Go ahead although a deployment alarm is in ALARM; the reason is recorded.",
+    ),
+]
 
 
 def _common(  # noqa: PLR0917 - mirrors the options, in order
@@ -77,12 +91,15 @@ def render_command(
 def verify_command(
     *,
     tag: Tag = None, digest: Digest = None, git_sha: GitSha = None,
+    scan_report: ScanReport = None, allow_alarm: AllowAlarm = None,
     env: Env = None, config: Config = None, region: Region = None, cluster: Cluster = None,
     service: Service = None, endpoint_url: Endpoint = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
     """Check everything a deploy needs (OK / NG / SKIP); change nothing."""
     common = _common(env, config, region, cluster, service, endpoint_url, output)
-    opts = verify.VerifyOptions(common, ImageOptions(tag, digest, git_sha))
+    opts = verify.VerifyOptions(
+        common, ImageOptions(tag, digest, git_sha), tuple(scan_report or ()), allow_alarm
+    )
     execute("verify", common, lambda r: verify.run(opts, r))
 
 

@@ -54,7 +54,9 @@ class Settings:
     lock_ttl: int = 3600  # the lease of `autopipe lock acquire` (a person: no heartbeats)
     lock_lease: float = 60.0  # a deploy's lease, renewed every lease/3 while it runs
     scan_fail_on: tuple[str, ...] = ("CRITICAL", "HIGH")
-    scan_missing: str = "fail"
+    scan_missing: str = "fail"  # a platform with no scan: fail (NG), warn (OK, marked), skip
+    scan_reports: tuple[str, ...] = ()  # Trivy JSON reports accepted as scan evidence
+    allow_alarm: str = ""  # the reason a deploy may start while a deployment alarm is in ALARM
     migration_command: tuple[str, ...] = ("python", "-m", "app.migrate")
     migration_timeout: float = 600.0
     rollout_timeout: float = 900.0
@@ -194,8 +196,8 @@ def _validate(s: Settings) -> None:
     problems = []
     if s.cpu_architecture not in ARCHITECTURES:
         problems.append(f"cpu_architecture must be one of {', '.join(ARCHITECTURES)}")
-    if s.scan_missing not in ("fail", "skip"):
-        problems.append("scan_missing must be 'fail' or 'skip'")
+    if s.scan_missing not in ("fail", "warn", "skip"):
+        problems.append("scan_missing must be 'fail', 'warn' or 'skip'")
     if bad := [v for v in s.scan_fail_on if v not in SEVERITIES]:
         problems.append(f"scan_fail_on: unknown severities {bad}")
     if s.poll_interval <= 0 or s.smoke_interval < 0:

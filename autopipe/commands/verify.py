@@ -24,6 +24,8 @@ from autopipe.runner import Common, make_aws
 class VerifyOptions:
     common: Common = field(default_factory=Common)
     image: ImageOptions = field(default_factory=ImageOptions)
+    scan_reports: tuple[str, ...] = ()  # Trivy JSON reports (added to `scan_reports`)
+    allow_alarm: str | None = None  # why a deployment alarm already in ALARM may be ignored
 
 
 def verify(
@@ -42,8 +44,17 @@ def verify(
     return results
 
 
+def overrides(results: list[checks.Check]) -> list[dict[str, str]]:
+    """The checks that passed only by a person's override, with their reasons (for messages)."""
+    return [{"check": c.name, "reason": c.override} for c in results if c.override]
+
+
 def run(opts: VerifyOptions, reporter: Reporter) -> dict[str, Any]:
-    settings = opts.common.settings()
+    settings = opts.common.settings(allow_alarm=opts.allow_alarm)
+    if opts.scan_reports:
+        settings = settings.with_overrides(
+            scan_reports=(*settings.scan_reports, *opts.scan_reports)
+        )
     aws = make_aws(settings, dry_run=True)
     if opts.image.given:
         rendered = render_new(aws, settings, opts.image)
@@ -54,4 +65,5 @@ def run(opts: VerifyOptions, reporter: Reporter) -> dict[str, Any]:
         "environment": settings.env,
         "image": rendered.image.uri if rendered.image else None,
         "checks": [asdict(c) for c in results],
+        "overrides": overrides(results),
     }
