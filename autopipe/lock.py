@@ -131,21 +131,20 @@ class DeployLock:
     ) -> LockInfo | None:
         """One conditional write: a new item (`expected` None), or an item whose RVN is still
         `expected` (free, or a holder watched for a lease). None when someone else won."""
-        db = self._aws.dynamodb()
         wall = round(self._wall(), 3)
         rvn = uuid.uuid4().hex
         fields = {**self._fields(owner, reason, ttl, rvn, wall), "acquired_at": _n(int(wall))}
         try:
             if expected is None:
                 token = 1
-                db.put_item(
+                self._aws.dynamodb().put_item(
                     TableName=self.table,
                     Item={"lock_id": _s(self.lock_id), **fields, "fencing_token": _n(token)},
                     ConditionExpression="attribute_not_exists(lock_id)",
                 )
             else:
                 sets = ", ".join(f"#{k} = :{k}" for k in fields)
-                response = db.update_item(
+                response = self._aws.dynamodb().update_item(
                     TableName=self.table,
                     Key={"lock_id": _s(self.lock_id)},
                     UpdateExpression=f"SET {sets}, #fencing_token = "
@@ -276,15 +275,21 @@ class DeployLock:
 
     def _free(self, token: int) -> bool:
         """Mark the item free, keeping its fencing counter (tokens only ever grow)."""
+        values: dict[str, AttributeValueTypeDef] = {":rvn": _s(uuid.uuid4().hex)}
+        if token:
+            ours = "#fencing_token = :token"
+            values[":token"] = _n(token)
+        else:  # an item written before fencing tokens existed
+            ours = "attribute_not_exists(#fencing_token)"
         try:
             self._aws.dynamodb().update_item(
                 TableName=self.table,
                 Key={"lock_id": _s(self.lock_id)},
                 UpdateExpression="SET #rvn = :rvn REMOVE #owner, #reason, #expires_at",
-                ConditionExpression="#fencing_token = :token AND attribute_exists(#owner)",
+                ConditionExpression=f"{ours} AND attribute_exists(#owner)",
                 ExpressionAttributeNames={"#rvn": "rvn", "#owner": "owner", "#reason": "reason",
                     "#expires_at": "expires_at", "#fencing_token": "fencing_token"},
-                ExpressionAttributeValues={":rvn": _s(uuid.uuid4().hex), ":token": _n(token)},
+                ExpressionAttributeValues=values,
             )  # fmt: skip
         except Exception as exc:
             if error_code(exc) == CONFLICT:

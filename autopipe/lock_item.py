@@ -73,7 +73,8 @@ def parse(lock_id: str, item: Mapping[str, AttributeValueTypeDef]) -> LockInfo |
         reason=text("reason"),
         token=int(number("fencing_token")),
         rvn=text("rvn"),
-        lease=number("lease"),
+        # An item from before leases: its expiry minus its start was its lease.
+        lease=number("lease", number("expires_at") - number("acquired_at")),
         acquired_at=int(number("acquired_at")),
         heartbeat_at=number("heartbeat_at"),
     )

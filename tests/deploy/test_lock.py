@@ -257,6 +257,21 @@ def test_force_release_with_a_stale_read_spares_the_new_holder(world: World) -> 
     assert new_lock(world).status() is None
 
 
+def test_a_lock_written_before_fencing_tokens_can_be_forced(world: World) -> None:
+    now = int(time.time())
+    world.aws.dynamodb().put_item(TableName=world.settings.lock_table, Item={
+        "lock_id": {"S": world.settings.lock_id}, "owner": {"S": "old-ci"},
+        "reason": {"S": "deploy"}, "token": {"S": "abc"}, "acquired_at": {"N": str(now)},
+        "expires_at": {"N": str(now + 3600)}})  # fmt: skip
+    seen = new_lock(world).status()
+    assert seen is not None
+    assert (seen.owner, seen.token, seen.lease) == ("old-ci", 0, 3600)
+    with pytest.raises(LockHeld):
+        new_lock(world).acquire(owner="new", reason="r", ttl=LEASE)
+    assert new_lock(world).force_release(seen) is True
+    assert new_lock(world).acquire(owner="new", reason="r", ttl=LEASE).token == 1
+
+
 def test_release_is_conditional_and_tokens_only_grow(world: World) -> None:
     mine = new_lock(world)
     assert mine.release() is False  # never held
