@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 OK, NG, SKIP = "OK", "NG", "SKIP"
 
@@ -15,3 +16,10 @@ class Check:
     # Set when the check passed only because a person overrode it (e.g. `--allow-alarm`): their
     # reason, for the deploy's notification.
     override: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """name, status, detail; `override` only when there is one (the JSON shape is pinned)."""
+        data = asdict(self)
+        if not self.override:
+            data.pop("override")
+        return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from autopipe import checks
@@ -39,7 +39,7 @@ def verify(
     if failed:
         raise VerifyFailed(
             f"{len(failed)} check(s) NG: {', '.join(c.name for c in failed)}; nothing was changed",
-            details={"checks": [asdict(c) for c in results]},
+            details={"checks": [c.as_dict() for c in results]},
         )
     return results
 
@@ -64,6 +64,6 @@ def run(opts: VerifyOptions, reporter: Reporter) -> dict[str, Any]:
     return {
         "environment": settings.env,
         "image": rendered.image.uri if rendered.image else None,
-        "checks": [asdict(c) for c in results],
+        "checks": [c.as_dict() for c in results],
         "overrides": overrides(results),
     }
