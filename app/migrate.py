@@ -1,7 +1,9 @@
 """`python -m app.migrate`: wait for the database (bounded retries), then `alembic upgrade head`.
 
 Runs before every rollout (a one-off ECS task from the new revision) and in `make run`.
-Exit codes: 0 migrated, 1 migration failed, 2 bad settings, 3 database never became reachable.
+Exit codes: 0 migrated (or already at the target), 1 migration failed, 2 bad settings,
+3 database never became reachable, 4 another migration held the migration lock past
+--lock-timeout (nothing migrated; see app/migration_lock.py).
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from sqlalchemy.engine import make_url
 from app.config import Settings, get_settings
 from app.db import create_engine
 from app.errors import is_database_unavailable
+from app.migration_lock import DEFAULT_LOCK_TIMEOUT, MigrationLockTimeout
 from app.observability.logging import configure_logging
 
 log = structlog.get_logger("app.migrate")
 ROOT = Path(__file__).resolve().parent
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = url
+    config.attributes["lock_timeout"] = lock_timeout
     return config
 
 
@@ -71,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempts", type=int, default=30, help="connection attempts")
     parser.add_argument("--delay", type=float, default=1.0, help="base seconds between attempts")
     parser.add_argument("--revision", default="head", help="target revision (default: head)")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help="seconds to wait for another migration to finish (PostgreSQL advisory lock)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -84,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("database_unreachable", attempts=args.attempts)
         return 3
     try:
-        command.upgrade(alembic_config(url), args.revision)
+        command.upgrade(alembic_config(url, lock_timeout=args.lock_timeout), args.revision)
+    except MigrationLockTimeout as exc:
+        log.error("migration_lock_timeout", error=str(exc), timeout_s=args.lock_timeout)
+        return 4
     except Exception:
         log.exception("migration_failed")
         return 1

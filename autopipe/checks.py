@@ -5,25 +5,20 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from autopipe import images
+from autopipe import images, scan_gate
 from autopipe.aws import Aws, error_code
+from autopipe.check import NG, OK, SKIP, Check
 from autopipe.config import Settings
+from autopipe.errors import ConfigError
 from autopipe.images import ImageRef
 from autopipe.resolve import secret_id
 
-OK, NG, SKIP = "OK", "NG", "SKIP"
+__all__ = ["NG", "OK", "SKIP", "Check", "run_checks"]
 ECS_TASKS = "ecs-tasks.amazonaws.com"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    detail: str
+ALARM_NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 AlarmNames
 
 
 def run_checks(
@@ -57,7 +52,7 @@ def run_checks(
         run(f"secret {secret['name']}", partial(_secret, aws, str(secret["valueFrom"])))
     log_options = container.get("logConfiguration", {}).get("options", {})
     run("log group", lambda: _log_group(aws, log_options.get("awslogs-group", "")))
-    run("deployment alarms", lambda: _alarms(aws, settings))
+    checks.append(_alarms_check(aws, settings))
     run("lock table", lambda: _lock_table(aws, settings))
     return checks
 
@@ -81,7 +76,19 @@ def _image_checks(
     checks.append(Check("image", OK, f"{image.repository}@{image.digest[:19]}… ({image.tag})"))
     wanted = taskdef.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64")
     run("image architecture", lambda: _architecture(aws, image, media_type, body, wanted))
-    run("scan gate", lambda: _scan(aws, settings, image))
+    if not settings.scan_fail_on:
+        checks.append(Check("scan gate", SKIP, "scan gate disabled (scan_fail_on is empty)"))
+        return
+    try:
+        checks.extend(
+            scan_gate.evaluate(
+                aws, settings, image=image, media_type=media_type, body=body, runs_on=wanted
+            )
+        )
+    except ConfigError:
+        raise  # a bad --scan-report is bad input, not a failed check
+    except Exception as exc:
+        checks.append(Check("scan gate", NG, f"{error_code(exc) or type(exc).__name__}: {exc}"))
 
 
 def _cluster(aws: Aws, settings: Settings) -> tuple[str, str]:
@@ -109,20 +116,6 @@ def _architecture(
     if wanted in archs:
         return OK, f"image {'/'.join(sorted(archs))} runs on runtimePlatform {wanted}"
     return NG, f"image is {'/'.join(sorted(archs))} but runtimePlatform is {wanted}"
-
-
-def _scan(aws: Aws, settings: Settings, image: ImageRef) -> tuple[str, str]:
-    if not settings.scan_fail_on:
-        return SKIP, "scan gate disabled (scan_fail_on is empty)"
-    result = images.scan_findings(aws, image)
-    if result.status != "COMPLETE":
-        status = SKIP if settings.scan_missing == "skip" else NG
-        return status, f"no completed scan (status {result.status})"
-    blocking = {k: v for k, v in result.counts.items() if k in settings.scan_fail_on and v}
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "no findings"
-    if blocking:
-        return NG, f"findings at {'/'.join(sorted(blocking))} ({counts})"
-    return OK, f"{counts}; fails on {'/'.join(settings.scan_fail_on)}"
 
 
 def _role(aws: Aws, arn: str) -> tuple[str, str]:
@@ -173,15 +166,45 @@ def _log_group(aws: Aws, name: str) -> tuple[str, str]:
     return NG, f"{name} does not exist"
 
 
-def _alarms(aws: Aws, settings: Settings) -> tuple[str, str]:
+def _alarms_check(aws: Aws, settings: Settings) -> Check:
+    try:
+        return _alarms(aws, settings)
+    except Exception as exc:
+        return Check("deployment alarms", NG, f"{error_code(exc) or type(exc).__name__}: {exc}")
+
+
+def _alarms(aws: Aws, settings: Settings) -> Check:
+    """Every configured alarm, metric or composite
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html:
+    at most 100 AlarmNames per call, results paged by NextToken, composite alarms only when
+    AlarmTypes asks for them). One already in ALARM would roll back every deploy (ECS's alarm
+    rollback watches it too): NG, unless `allow_alarm` gives the reason to go ahead anyway."""
+    name = "deployment alarms"
     if not settings.alarms:
-        return SKIP, "none configured"
-    found = aws.cloudwatch().describe_alarms(AlarmNames=list(settings.alarms))["MetricAlarms"]
-    missing = sorted(set(settings.alarms) - {a["AlarmName"] for a in found})
-    if missing:
-        return NG, f"missing: {', '.join(missing)}"
-    states = ", ".join(f"{a['AlarmName']} {a['StateValue']}" for a in found)
-    return OK, states
+        return Check(name, SKIP, "none configured")
+    wanted = list(dict.fromkeys(settings.alarms))
+    states: dict[str, str] = {}
+    pages = aws.cloudwatch().get_paginator("describe_alarms")
+    for start in range(0, len(wanted), ALARM_NAMES_PER_CALL):
+        chunk = wanted[start : start + ALARM_NAMES_PER_CALL]
+        for page in pages.paginate(AlarmNames=chunk, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                states[alarm["AlarmName"]] = alarm["StateValue"]
+    if missing := [a for a in wanted if a not in states]:
+        return Check(name, NG, f"missing: {', '.join(missing)}")
+    firing = [a for a in wanted if states[a] == "ALARM"]
+    summary = ", ".join(f"{a} {states[a]}" for a in wanted)
+    if not firing:
+        return Check(name, OK, summary)
+    if settings.allow_alarm:
+        detail = f"in ALARM: {', '.join(firing)}; allowed: {settings.allow_alarm} ({summary})"
+        return Check(name, OK, detail, override=settings.allow_alarm)
+    return Check(
+        name,
+        NG,
+        f"already in ALARM before the deploy: {', '.join(firing)} (it would roll the deploy "
+        'back); --allow-alarm "reason" to deploy anyway',
+    )
 
 
 def _lock_table(aws: Aws, settings: Settings) -> tuple[str, str]:

@@ -43,6 +43,20 @@ Tag = Annotated[str | None, typer.Option(help="Image tag in ECR.", envvar="AUTOP
 Digest = Annotated[str | None, typer.Option(help="Image digest (sha256:…).")]
 GitSha = Annotated[str | None, typer.Option(help="Commit (default $GITHUB_SHA).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Read only: make no write call.")]
+ScanReport = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Trivy JSON report (trivy image --format json) accepted as scan evidence for the "
+        "platform it scanned (repeatable)."
+    ),
+]
+AllowAlarm = Annotated[
+    str | None,
+    typer.Option(
+        metavar="REASON",
+        help="Go ahead although a deployment alarm is in ALARM; the reason is recorded.",
+    ),
+]
 
 
 def _common(  # noqa: PLR0917 - mirrors the options, in order
@@ -75,12 +89,15 @@ def render_command(
 def verify_command(
     *,
     tag: Tag = None, digest: Digest = None, git_sha: GitSha = None,
+    scan_report: ScanReport = None, allow_alarm: AllowAlarm = None,
     env: Env = None, config: Config = None, region: Region = None, cluster: Cluster = None,
     service: Service = None, endpoint_url: Endpoint = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
     """Check everything a deploy needs (OK / NG / SKIP); change nothing."""
     common = _common(env, config, region, cluster, service, endpoint_url, output)
-    opts = verify.VerifyOptions(common, ImageOptions(tag, digest, git_sha))
+    opts = verify.VerifyOptions(
+        common, ImageOptions(tag, digest, git_sha), tuple(scan_report or ()), allow_alarm
+    )
     execute("verify", common, lambda r: verify.run(opts, r))
 
 
@@ -111,6 +128,10 @@ def deploy_command(
     desired_count: Annotated[int | None, typer.Option(help="Set the desired count.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Rollout timeout, seconds.")] = None,
     poll_interval: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
+    scan_report: ScanReport = None, allow_alarm: AllowAlarm = None,
+    wait_for_lock: Annotated[bool, typer.Option(
+        "--wait-for-lock", help="Held: watch it for one lease and take it over if it is dead.",
+    )] = False,
     env: Env = None, config: Config = None, region: Region = None, cluster: Cluster = None,
     service: Service = None, endpoint_url: Endpoint = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
@@ -118,7 +139,8 @@ def deploy_command(
     common = _common(env, config, region, cluster, service, endpoint_url, output)
     opts = deploy.DeployOptions(
         common, ImageOptions(tag, digest, git_sha), reason, dry_run, migrate, smoke, notify,
-        url, desired_count, timeout, poll_interval,
+        url, desired_count, timeout, poll_interval, tuple(scan_report or ()), allow_alarm,
+        wait_for_lock,
     )  # fmt: skip
     execute("deploy", common, lambda r: deploy.run(opts, r))
 
@@ -171,14 +193,18 @@ def lock_command(
     *,
     action: Annotated[str, typer.Argument(help="status | acquire | release")] = "status",
     reason: Annotated[str, typer.Option(help="Why (acquire).")] = "maintenance",
-    ttl: Annotated[int | None, typer.Option(help="Seconds (acquire).")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Lease seconds (acquire).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Release: whoever holds it.")] = False,
+    wait_for_lock: Annotated[bool, typer.Option(
+        "--wait-for-lock", help="Acquire: watch a held lock for one lease; take it over if "
+        "its holder never heartbeats.")] = False,
     dry_run: DryRun = False,
     env: Env = None, config: Config = None, region: Region = None, cluster: Cluster = None,
     service: Service = None, endpoint_url: Endpoint = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
-    """Show, take or break the deploy lock."""
+    """Show, take or give back (--force: break) the deploy lock."""
     common = _common(env, config, region, cluster, service, endpoint_url, output)
-    opts = lock_cmd.LockOptions(common, action, reason, ttl, dry_run)
+    opts = lock_cmd.LockOptions(common, action, reason, ttl, dry_run, force, wait_for_lock)
     execute("lock", common, lambda r: lock_cmd.run(opts, r))
 
 

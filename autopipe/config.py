@@ -51,9 +51,12 @@ class Settings:
     url: str = ""
     alarms: tuple[str, ...] = ()
     lock_table: str = "autopipe-locks"
-    lock_ttl: int = 3600
+    lock_ttl: int = 3600  # the lease of `autopipe lock acquire` (a person: no heartbeats)
+    lock_lease: float = 60.0  # a deploy's lease, renewed every lease/3 while it runs
     scan_fail_on: tuple[str, ...] = ("CRITICAL", "HIGH")
-    scan_missing: str = "fail"
+    scan_missing: str = "fail"  # a platform with no scan: fail (NG), warn (OK, marked), skip
+    scan_reports: tuple[str, ...] = ()  # Trivy JSON reports accepted as scan evidence
+    allow_alarm: str = ""  # the reason a deploy may start while a deployment alarm is in ALARM
     migration_command: tuple[str, ...] = ("python", "-m", "app.migrate")
     migration_timeout: float = 600.0
     rollout_timeout: float = 900.0
@@ -193,12 +196,14 @@ def _validate(s: Settings) -> None:
     problems = []
     if s.cpu_architecture not in ARCHITECTURES:
         problems.append(f"cpu_architecture must be one of {', '.join(ARCHITECTURES)}")
-    if s.scan_missing not in ("fail", "skip"):
-        problems.append("scan_missing must be 'fail' or 'skip'")
+    if s.scan_missing not in ("fail", "warn", "skip"):
+        problems.append("scan_missing must be 'fail', 'warn' or 'skip'")
     if bad := [v for v in s.scan_fail_on if v not in SEVERITIES]:
         problems.append(f"scan_fail_on: unknown severities {bad}")
     if s.poll_interval <= 0 or s.smoke_interval < 0:
         problems.append("poll_interval must be > 0 and smoke_interval >= 0")
+    if s.lock_ttl <= 0 or s.lock_lease < 3:  # a heartbeat every lease/3 >= 1 s
+        problems.append("lock_ttl must be > 0 and lock_lease >= 3 (seconds)")
     if s.smoke_passes < 1:
         problems.append("smoke_passes must be >= 1")
     if s.desired_count is not None and s.desired_count < 0:

@@ -1,5 +1,5 @@
-"""The image in ECR: tag → digest, its architecture(s) from the manifest and config blob, and
-its scan findings."""
+"""The image in ECR: tag → digest, its architecture(s) from the manifest and config blob, its
+per-platform images (an index's entries), and their scan findings."""
 
 from __future__ import annotations
 
@@ -124,20 +124,93 @@ def _fetch(url: str, timeout: float = 10.0) -> bytes:
 
 
 @dataclass(frozen=True)
+class Platform:
+    """One runnable image: the image itself, or one entry of an index."""
+
+    name: str  # linux/arm64 (with /variant when given)
+    architecture: str  # the ECS name (X86_64, ARM64), or the OCI one when ECS has none
+    digest: str  # the per-platform manifest's digest: what ECR scans
+    config_digest: str  # its config blob's digest (what Trivy reports as ImageID), "" if unknown
+
+
+def platforms(aws: Aws, image: ImageRef, media_type: str, body: dict[str, Any]) -> list[Platform]:
+    """The per-platform images behind `image`. An index's attestation entries (buildx's SBOM and
+    provenance, platform unknown/unknown) are not images and are left out."""
+    if not (media_type in INDEX_TYPES or "manifests" in body):
+        arch = next(iter(architectures(aws, image, media_type, body)), "")
+        oci = next((k for k, v in ECS_ARCH.items() if v == arch), arch.lower())
+        config = str(body.get("config", {}).get("digest", ""))
+        return [Platform(f"linux/{oci}", arch, image.digest, config)]
+    entries = [
+        m for m in body.get("manifests", [])
+        if m.get("platform", {}).get("os") not in (None, "unknown")
+    ]  # fmt: skip
+    configs: dict[str, str] = {}
+    if entries:
+        found = aws.ecr().batch_get_image(
+            repositoryName=image.repository,
+            imageIds=[{"imageDigest": m["digest"]} for m in entries],
+            acceptedMediaTypes=list(MANIFEST_TYPES),
+        )["images"]
+        for item in found:
+            manifest_body = json.loads(item.get("imageManifest", "{}"))
+            configs[item["imageId"]["imageDigest"]] = manifest_body.get("config", {}).get(
+                "digest", ""
+            )
+    out = []
+    for m in entries:
+        p = m["platform"]
+        name = f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if p.get("variant") else "")
+        arch = ECS_ARCH.get(p["architecture"], p["architecture"])
+        out.append(Platform(name, arch, m["digest"], configs.get(m["digest"], "")))
+    return out
+
+
+# What DescribeImageScanFindings can say (imageScanStatus.status, see
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanStatus.html): COMPLETE
+# (basic, or an enhanced scan on push) and ACTIVE (enhanced continuous scanning, findings kept
+# current) carry findings; every other status (IN_PROGRESS, PENDING, FAILED, UNSUPPORTED_IMAGE,
+# SCAN_ELIGIBILITY_EXPIRED, FINDINGS_UNAVAILABLE, LIMIT_EXCEEDED, IMAGE_ARCHIVED), and no scan at
+# all (ScanNotFoundException, reported here as MISSING), is no evidence.
+EVIDENCE = ("COMPLETE", "ACTIVE")
+
+
+@dataclass(frozen=True)
 class ScanResult:
-    status: str  # COMPLETE, IN_PROGRESS, FAILED, ..., or MISSING
+    status: str  # COMPLETE, ACTIVE, IN_PROGRESS, FAILED, ..., or MISSING
     counts: dict[str, int]
+    scanner: str = "ECR"  # "ECR basic" or "ECR enhanced (Inspector)"
+
+    @property
+    def complete(self) -> bool:
+        return self.status in EVIDENCE
 
 
-def scan_findings(aws: Aws, image: ImageRef) -> ScanResult:
+def scan_findings(aws: Aws, repository: str, digest: str) -> ScanResult:
+    """ECR's findings for one per-platform image, in both result shapes
+    (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html):
+    basic scanning fills `imageScanFindings.findingSeverityCounts` (and `findings`); enhanced
+    scanning (Amazon Inspector) lists `enhancedFindings`, each with a `severity` and a `status`
+    (ACTIVE, SUPPRESSED, CLOSED; https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_EnhancedImageScanFinding.html).
+    The counts are ECR's when it gives them, else the ACTIVE enhanced findings tallied."""
+    pages = aws.ecr().get_paginator("describe_image_scan_findings")
+    status, given, tally, enhanced = "MISSING", None, dict[str, int](), False
     try:
-        response = aws.ecr().describe_image_scan_findings(
-            repositoryName=image.repository, imageId={"imageDigest": image.digest}
-        )
+        for page in pages.paginate(repositoryName=repository, imageId={"imageDigest": digest}):
+            status = page.get("imageScanStatus", {}).get("status", "UNKNOWN")
+            findings: dict[str, Any] = dict(page.get("imageScanFindings", {}))
+            if given is None and "findingSeverityCounts" in findings:
+                given = {str(k): int(v) for k, v in findings["findingSeverityCounts"].items()}
+            if "enhancedFindings" in findings:
+                enhanced = True
+            for f in findings.get("enhancedFindings", []):
+                if f.get("status", "ACTIVE") == "ACTIVE":
+                    severity = "UNDEFINED" if f.get("severity") == "UNTRIAGED" else f["severity"]
+                    tally[severity] = tally.get(severity, 0) + 1
     except Exception as exc:
         if error_code(exc) == "ScanNotFoundException":
             return ScanResult("MISSING", {})
         raise
-    status = response.get("imageScanStatus", {}).get("status", "UNKNOWN")
-    counts = response.get("imageScanFindings", {}).get("findingSeverityCounts", {})
-    return ScanResult(status, {str(k): int(v) for k, v in counts.items()})
+    enhanced = enhanced or status == "ACTIVE"
+    scanner = "ECR enhanced (Inspector)" if enhanced else "ECR basic"
+    return ScanResult(status, given if given is not None else tally, scanner)

@@ -79,7 +79,7 @@ class Recovery:
             outcome = self.watcher.watch(result.deployment_arn, timeout=timeout, what="rollback")
             expected = rollout.COMPLETED
         if result.by.startswith("autopipe"):
-            self._restore_alarms()
+            self.restore_alarms()
         if outcome.state != expected:
             result.state = outcome.state
             raise RollbackFailed(
@@ -140,12 +140,7 @@ class Recovery:
             "rollback: DescribeServices", lambda: ecs.describe_service(self.aws, self.settings),
             within=30,
         )  # fmt: skip
-        config = dict(service.get("deploymentConfiguration") or {})
-        suspended = None
-        if (config.get("alarms") or {}).get("enable"):
-            # The whole configuration, as UpdateService replaces it rather than merging.
-            self._saved_config = config
-            suspended = {**config, "alarms": {**config["alarms"], "enable": False}}
+        suspended = self.suspend_alarms(service)
         updated = self.watcher.persist.call(
             "rollback: UpdateService",
             lambda: ecs.update_service(
@@ -165,8 +160,19 @@ class Recovery:
 
     _saved_config: dict[str, Any] | None = None
 
-    def _restore_alarms(self) -> None:
-        saved = self._saved_config
+    def suspend_alarms(self, service: dict[str, Any]) -> dict[str, Any] | None:
+        """The service's deploymentConfiguration with alarm-based rollback off, for one
+        deployment (None when it is off already); `restore_alarms` puts it back."""
+        config = dict(service.get("deploymentConfiguration") or {})
+        if not (config.get("alarms") or {}).get("enable"):
+            return None
+        if self._saved_config is None:  # the first one seen is the configured one
+            self._saved_config = config
+        # The whole configuration, as UpdateService replaces it rather than merging.
+        return {**config, "alarms": {**config["alarms"], "enable": False}}
+
+    def restore_alarms(self) -> None:
+        saved, self._saved_config = self._saved_config, None
         if saved is None:
             return
         try:

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app import migration_lock
 from app.config import get_settings
 from app.db import create_engine
 from app.items.models import metadata
@@ -34,10 +35,14 @@ def _configure(connection: Connection) -> None:
 
 async def _run_online() -> None:
     engine = create_engine(get_settings(), _url())
+    timeout = float(config.attributes.get("lock_timeout", migration_lock.DEFAULT_LOCK_TIMEOUT))
     try:
         async with engine.connect() as connection:
+            # Held for the whole upgrade, so a second runner waits, then finds nothing to do.
+            await migration_lock.acquire(connection, wait=timeout)
             await connection.run_sync(_configure)
             await connection.commit()
+            await migration_lock.release(connection)
     finally:
         await engine.dispose()
 

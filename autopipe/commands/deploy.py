@@ -57,6 +57,9 @@ class DeployOptions:
     desired_count: int | None = None
     timeout: float | None = None
     poll_interval: float | None = None
+    scan_reports: tuple[str, ...] = ()  # Trivy JSON reports accepted as scan evidence
+    allow_alarm: str | None = None  # why a deploy may start with a deployment alarm in ALARM
+    wait_for_lock: bool = False  # held: watch it one lease, take it over if its holder is dead
     # Programmatic only (rehearse): variables added to the container's environment.
     extra_environment: dict[str, str] = field(default_factory=dict)
 
@@ -69,7 +72,12 @@ def run(
         desired_count=opts.desired_count,
         rollout_timeout=opts.timeout,
         poll_interval=opts.poll_interval,
+        allow_alarm=opts.allow_alarm,
     )
+    if opts.scan_reports:
+        settings = settings.with_overrides(
+            scan_reports=(*settings.scan_reports, *opts.scan_reports)
+        )
     aws = make_aws(settings, dry_run=opts.dry_run)
     if opts.dry_run:
         return dry_run(aws, settings, opts, reporter)
@@ -140,11 +148,12 @@ class Deployment:
             error = self._failed(exc)
         with deferred_signals():
             self.result["phase"] = self.phase
+            self.recovery.restore_alarms()
             self.phase = "unlock"
             self._unlock()
             self.result["duration_seconds"] = round(time.monotonic() - started, 2)
             self.result["result"] = error.kind if error else "success"
-            self.result["reason"] = error.message if error else ""
+            self.result["reason"] = error.message if error else self._override_note()
             self.phase = "notify"
             if self.opts.notify:
                 self.result["notified"] = notify(
@@ -249,6 +258,11 @@ class Deployment:
             )
             return
         self.reporter.step("lock released" if released else "lock was no longer ours")
+
+    def _override_note(self) -> str:
+        if not self.settings.allow_alarm:
+            return ""
+        return f"deployed while a deployment alarm was in ALARM, allowed: {self.settings.allow_alarm}"
 
     def _report(self, error: AutopipeError | None) -> Report:
         s = self.settings

@@ -30,10 +30,11 @@ class Steps:
     def all(self) -> None:
         d = self.d
         d.phase = "lock"
+        wait = None if d.opts.wait_for_lock else 0.0
         info = d.watcher.persist.call(
             "lock",
             lambda: d.lock.acquire(
-                owner=lock.whoami(), reason=d.opts.reason, ttl=d.settings.lock_ttl
+                owner=lock.whoami(), reason=d.opts.reason, ttl=d.settings.lock_lease, wait=wait
             ),
             within=PATIENCE,
         )
@@ -83,9 +84,16 @@ class Steps:
         # Retrying is safe: an UpdateService to the revision the service already targets starts
         # no second deployment, and its answer names the one that runs.
         new_arn = d.new_arn
+        # A deploy allowed to start with an alarm in ALARM (a hotfix for what it alarms on) runs
+        # with ECS's alarm rollback off, or ECS would fail it at its first alarm read.
+        config = d.recovery.suspend_alarms(service) if s.allow_alarm else None
+        if config is not None:
+            r.step(f"alarm-based rollback off for this deployment ({s.allow_alarm})")
         updated = d.watcher.persist.call(
             "update",
-            lambda: ecs.update_service(d.aws, s, new_arn, desired_count=s.desired_count),
+            lambda: ecs.update_service(
+                d.aws, s, new_arn, desired_count=s.desired_count, deployment_configuration=config
+            ),
             within=PATIENCE,
         )
         d.deployment_arn = str(updated.get("currentServiceDeployment") or "") or self._find(since)
@@ -111,7 +119,7 @@ class Steps:
         if not outcome.ok:
             r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
             raise d.roll_back(f"{outcome.state}: {outcome.reason}")
-        failed = self._smoke(rendered) or self._alarm_after(service)
+        failed = self._smoke(rendered) or ("" if s.allow_alarm else self._alarm_after(service))
         if failed:
             r.step(f"rollout failed (smoke_failed): {failed}", style="bold red")
             raise d.roll_back(f"smoke_failed: {failed}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from autopipe import checks
@@ -24,6 +24,8 @@ from autopipe.runner import Common, make_aws
 class VerifyOptions:
     common: Common = field(default_factory=Common)
     image: ImageOptions = field(default_factory=ImageOptions)
+    scan_reports: tuple[str, ...] = ()  # Trivy JSON reports (added to `scan_reports`)
+    allow_alarm: str | None = None  # why a deployment alarm already in ALARM may be ignored
 
 
 def verify(
@@ -37,13 +39,22 @@ def verify(
     if failed:
         raise VerifyFailed(
             f"{len(failed)} check(s) NG: {', '.join(c.name for c in failed)}; nothing was changed",
-            details={"checks": [asdict(c) for c in results]},
+            details={"checks": [c.as_dict() for c in results]},
         )
     return results
 
 
+def overrides(results: list[checks.Check]) -> list[dict[str, str]]:
+    """The checks that passed only by a person's override, with their reasons (for messages)."""
+    return [{"check": c.name, "reason": c.override} for c in results if c.override]
+
+
 def run(opts: VerifyOptions, reporter: Reporter) -> dict[str, Any]:
-    settings = opts.common.settings()
+    settings = opts.common.settings(allow_alarm=opts.allow_alarm)
+    if opts.scan_reports:
+        settings = settings.with_overrides(
+            scan_reports=(*settings.scan_reports, *opts.scan_reports)
+        )
     aws = make_aws(settings, dry_run=True)
     if opts.image.given:
         rendered = render_new(aws, settings, opts.image)
@@ -53,5 +64,6 @@ def run(opts: VerifyOptions, reporter: Reporter) -> dict[str, Any]:
     return {
         "environment": settings.env,
         "image": rendered.image.uri if rendered.image else None,
-        "checks": [asdict(c) for c in results],
+        "checks": [c.as_dict() for c in results],
+        "overrides": overrides(results),
     }

@@ -124,7 +124,6 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
                 "dynamodb:DescribeTable",
             ),
             (arn % ("dynamodb", f"table/{n.lock_table}"),),

@@ -73,7 +73,9 @@ class Arm:
             self._signal(SIGNALS[self.fault])
         elif self.fault == "lock_lost":
             other = lock.DeployLock(w.aws, table=w.settings.lock_table, lock_id=w.settings.lock_id)
-            other.force_release()
+            seen = other.status()
+            if seen is not None:
+                other.force_release(seen)
             other.acquire(owner="someone-else@elsewhere", reason="took over", ttl=600)
 
     def _signal(self, signum: int) -> None:

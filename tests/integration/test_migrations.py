@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import pytest
 from alembic import command
@@ -26,6 +28,10 @@ from tests.support.live import ROOT
 from tests.support.pg import PostgresServer, free_port
 
 T = TypeVar("T")
+# docs and app/migration_lock.py: the first 8 bytes of sha256("auto-pipe:alembic-upgrade").
+MIGRATION_LOCK_KEY_DOCUMENTED = int.from_bytes(
+    hashlib.sha256(b"auto-pipe:alembic-upgrade").digest()[:8], "big", signed=True
+)
 
 
 def run_migrate(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -149,3 +155,104 @@ def test_models_match_migrations_and_downgrade_works(
     assert "items" not in on_database(url, _tables)
     command.upgrade(config, "head")
     assert "items" in on_database(url, _tables)
+
+
+WHERE_HOLDER = " FROM pg_stat_activity WHERE application_name = 'migration-lock-holder'"
+
+
+class AdvisoryHolder:
+    """A psql session holding the migration lock, as a running migration would, until ended."""
+
+    def __init__(self, server: PostgresServer, database: str, key: int) -> None:
+        self.server, self.database = server, database
+        sql = f"SELECT pg_advisory_lock({key}); SELECT pg_sleep(600);"
+        env = {**os.environ, "PGAPPNAME": "migration-lock-holder"}
+        self.process = subprocess.Popen(
+            [str(server.bindir / "psql"), *server._psql_args(sql, database)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while self.holders() != 1:
+            assert time.monotonic() < deadline, "the holder never took the lock"
+            time.sleep(0.05)
+
+    def holders(self) -> int:
+        return int(self.server.psql(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+            "l.locktype = 'advisory' AND l.granted AND a.application_name = "
+            "'migration-lock-holder'", self.database))  # fmt: skip
+
+    def end(self) -> None:
+        self.server.psql("SELECT pg_terminate_backend(pid)" + WHERE_HOLDER, self.database)
+        self.process.wait(timeout=30)
+
+
+def _start_migrate(url: str, out: IO[str], *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "DATABASE_URL": url, "LOG_FORMAT": "json"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.migrate", *args], cwd=ROOT, env=env,
+        stdout=out, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_two_concurrent_migrations_run_one_at_a_time(
+    scratch_pg: PostgresServer, tmp_path: Path
+) -> None:
+    url = scratch_pg.create_database("twice")
+    holder = AdvisoryHolder(scratch_pg, "twice", MIGRATION_LOCK_KEY_DOCUMENTED)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    with ExitStack() as files:
+        runners = [_start_migrate(url, files.enter_context(log.open("w"))) for log in logs]
+        _race_after_the_holder(scratch_pg, holder, logs, runners)
+    outputs = [log.read_text() for log in logs]
+    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "twice") == "0001"
+    # The schema was applied once: one runner ran the revision, the other found it at head.
+    assert sum("Running upgrade  -> 0001" in out for out in outputs) == 1, outputs
+    assert all("migration_lock_acquired" in out for out in outputs)
+
+
+def _race_after_the_holder(
+    scratch_pg: PostgresServer,
+    holder: AdvisoryHolder,
+    logs: list[Path],
+    runners: list[subprocess.Popen[str]],
+) -> None:
+    try:
+        deadline = time.monotonic() + 60
+        while not all("migration_lock_wait" in log.read_text() for log in logs):
+            assert all(r.poll() is None for r in runners), [log.read_text() for log in logs]
+            assert time.monotonic() < deadline, "the runners did not wait for the lock"
+            time.sleep(0.05)
+        assert "items" not in scratch_pg.psql("SELECT string_agg(tablename, ',') FROM pg_tables "
+                                              "WHERE schemaname = 'public'", "twice")  # fmt: skip
+    finally:
+        holder.end()  # the "first migration" ends: now the two race for the lock
+        for runner, log in zip(runners, logs, strict=True):
+            assert runner.wait(timeout=120) == 0, log.read_text()
+
+
+@pytest.mark.postgres
+def test_a_migration_gives_up_after_the_lock_timeout(
+    scratch_pg: PostgresServer, tmp_path: Path
+) -> None:
+    url = scratch_pg.create_database("blocked")
+    holder = AdvisoryHolder(scratch_pg, "blocked", MIGRATION_LOCK_KEY_DOCUMENTED)
+    try:
+        result = run_migrate(url, "--lock-timeout", "1")
+        holder_pid = scratch_pg.psql("SELECT pid" + WHERE_HOLDER, "blocked")
+    finally:
+        holder.end()
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "migration_lock_timeout" in result.stdout
+    assert f"backend pid {holder_pid}" in result.stdout
+    assert "alembic_version" not in scratch_pg.psql(
+        "SELECT coalesce(string_agg(tablename, ','), '') FROM pg_tables", "blocked"
+    )
+
+
+def test_sqlite_migrations_take_no_lock(tmp_path: Path) -> None:
+    result = run_migrate(f"sqlite+aiosqlite:///{tmp_path}/app.db")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "migration_lock" not in result.stdout
+    assert "Running upgrade  -> 0001" in result.stdout
