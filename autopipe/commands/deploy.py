@@ -262,7 +262,9 @@ class Deployment:
     def _override_note(self) -> str:
         if not self.settings.allow_alarm:
             return ""
-        return f"deployed while a deployment alarm was in ALARM, allowed: {self.settings.allow_alarm}"
+        return (
+            f"deployed while a deployment alarm was in ALARM, allowed: {self.settings.allow_alarm}"
+        )
 
     def _report(self, error: AutopipeError | None) -> Report:
         s = self.settings

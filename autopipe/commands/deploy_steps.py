@@ -76,6 +76,11 @@ class Steps:
                 d.aws, s, r, d.new_arn, network=network, started=self._migration_started
             )
 
+        self._roll_out(rendered, service)
+
+    def _roll_out(self, rendered: Rendered, service: dict[str, Any]) -> None:
+        d, s, r = self.d, self.d.settings, self.d.reporter
+        new_arn = str(d.new_arn)
         d.phase = "update"
         self.ensure()
         d.watcher.skip_old_events()
@@ -83,7 +88,6 @@ class Steps:
         d.touched = True
         # Retrying is safe: an UpdateService to the revision the service already targets starts
         # no second deployment, and its answer names the one that runs.
-        new_arn = d.new_arn
         # A deploy allowed to start with an alarm in ALARM (a hotfix for what it alarms on) runs
         # with ECS's alarm rollback off, or ECS would fail it at its first alarm read.
         config = d.recovery.suspend_alarms(service) if s.allow_alarm else None
@@ -99,7 +103,7 @@ class Steps:
         d.deployment_arn = str(updated.get("currentServiceDeployment") or "") or self._find(since)
         d.result["deployment"] = d.deployment_arn
         r.step(
-            f"service updated to {ecs.short(d.new_arn)}: deployment "
+            f"service updated to {ecs.short(new_arn)}: deployment "
             f"{rollout.short_id(d.deployment_arn)}; watching every {s.poll_interval:g}s"
         )
 
@@ -125,8 +129,8 @@ class Steps:
             raise d.roll_back(f"smoke_failed: {failed}")
 
         d.phase = "record"
-        r.step(f"deployed {ecs.short(d.new_arn)} ({rendered.image_tag})", style="bold green")
-        self.record(d.new_arn)
+        r.step(f"deployed {ecs.short(new_arn)} ({rendered.image_tag})", style="bold green")
+        self.record(new_arn)
         d.phase = "done"
 
     # --- pieces ---------------------------------------------------------------------------

@@ -109,9 +109,7 @@ def run(opts: RollbackOptions, reporter: Reporter) -> dict[str, Any]:
     watcher = rollout.Watcher(aws, settings, reporter)
     recovery = Recovery(aws, settings, reporter, watcher)
     try:
-        info = deploy_lock.acquire(
-            owner=lock.whoami(), reason=opts.reason, ttl=settings.lock_lease
-        )
+        info = deploy_lock.acquire(owner=lock.whoami(), reason=opts.reason, ttl=settings.lock_lease)
         reporter.step(f"lock taken: {info.lock_id} by {info.owner}")
         with deploy_lock.keep_alive():
             deploy_lock.ensure()
