@@ -114,7 +114,8 @@ class Scans:
         if media_type in INDEX_TYPES:
             raise service_error("UnsupportedImageTypeException",
                                 UNSCANNABLE.format(media_type=media_type)
-                                + " For more information, see the Amazon ECR documentation.")  # fmt: skip
+                                + " For more information, see the Amazon ECR documentation.",
+                                service="ecr")  # fmt: skip
         digest = image.get_image_digest()
         with self.lock:
             self.results.setdefault((repo.name, digest), basic_result({}))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +34,13 @@ MAX_RESULTS = 100
 DEFAULT_RESULTS = 20
 
 
-def service_error(code: str, message: str) -> Exception:
+def service_error(code: str, message: str, *, service: str = "ecs") -> Exception:
+    """An error moto serializes as `service`'s (it finds the service model from the exception
+    class's module)."""
     from moto.core.exceptions import ServiceException  # noqa: PLC0415 - optional dependency
 
-    return ServiceException(code, message)
+    kind = type(code, (ServiceException,), {"code": code, "__module__": f"moto.{service}.exceptions"})
+    return kind(message)
 
 
 def _epoch(value: Any) -> Any:
@@ -71,6 +76,15 @@ class EcsApi:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.rollouts = emulator.rollouts
+        # CreateService's deploymentConfiguration, which moto's backend never receives.
+        self.creating = threading.local()
+
+    def create_service(self, response: Any, original: Callable[[Any], Any]) -> Any:
+        self.creating.config = response._get_param("deploymentConfiguration")
+        try:
+            return original(response)
+        finally:
+            self.creating.config = None
 
     # --- backend hooks (wrapping moto's) ----------------------------------------------------
 
@@ -90,6 +104,9 @@ class EcsApi:
 
     def after_create(self, backend: Any, service: Any) -> None:
         service.task_definition = backend.describe_task_definition(service.task_definition).arn
+        config = getattr(self.creating, "config", None)
+        if config:
+            service.deployment_configuration = dict(config)
         self.rollouts.create(service, self.revision(backend, service), initial=True)
 
     def after_update(self, backend: Any, service: Any, props: dict[str, Any]) -> None:
@@ -103,6 +120,8 @@ class EcsApi:
             self.rollouts.create(service, self.revision(backend, service))
             return
         if key in self.rollouts.active:
+            if props.get("deployment_configuration"):  # applies to the deployment under way
+                self.rollouts.active[key].config = dict(service.deployment_configuration)
             return  # the same revision is rolling out: nothing new to deploy
         desired = int(service.desired_count or 0)  # a scale-only update: instant in the model
         primary = service.deployments[0] if service.deployments else {}

@@ -185,6 +185,11 @@ class Emulator:
             stopped.stop_code = "UserInitiated"
             return stopped
 
+        original_create = Response.create_service
+
+        def create_service_response(response: Any) -> Any:
+            return api.create_service(response, original_create)
+
         def method(target: Callable[[Any], str]) -> Callable[[Any], str]:
             def call(response: Any) -> str:
                 return target(response)
@@ -196,6 +201,7 @@ class Emulator:
             (Backend, "update_service", update_service),
             (Backend, "run_task", run_task),
             (Backend, "stop_task", stop_task),
+            (Response, "create_service", create_service_response),
             (Response, "list_service_deployments", method(api.list_service_deployments)),
             (Response, "describe_service_deployments", method(api.describe_service_deployments)),
             (Response, "describe_service_revisions", method(api.describe_service_revisions)),

@@ -98,6 +98,7 @@ class ServiceDeployment:
     running: int = 0
     pending: int = 0
     failure_count: int = 0
+    rollback_failures: int = 0
     triggered: list[str] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
     rollback_revision: Revision | None = None

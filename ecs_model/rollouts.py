@@ -152,9 +152,12 @@ class Rollouts:
             return "pending"
         if sd.outcome == "fail":
             per_tick = self.emulator.task_failures_per_tick
-            sd.failure_count = min(sd.threshold, sd.failure_count + per_tick)
-            self._ecs_update(ecs_id, failedTasks=sd.failure_count)
-            if sd.breaker.get("enable") and sd.failure_count >= sd.threshold:
+            if sd.status == "ROLLBACK_IN_PROGRESS":
+                sd.rollback_failures = failed = min(sd.threshold, sd.rollback_failures + per_tick)
+            else:
+                sd.failure_count = failed = min(sd.threshold, sd.failure_count + per_tick)
+            self._ecs_update(ecs_id, failedTasks=failed)
+            if sd.breaker.get("enable") and failed >= sd.threshold:
                 return "failed"
             return "pending"  # without the breaker ECS keeps retrying
         runner = self.emulator.runner
@@ -236,7 +239,7 @@ class Rollouts:
             return
         sd.status, sd.updated_at = "ROLLBACK_IN_PROGRESS", now()
         sd.outcome = self.emulator.policy.outcome(target.tag)
-        sd.phase_started, sd.runner_started, sd.failure_count = at, False, 0
+        sd.phase_started, sd.runner_started = at, False
         sd.rollback_ecs_id = ecs_deployment_id()
         self._event(sd.key, f"rolling back to {short(target.task_definition)} ({sd.arn}).")
         self._ecs_update(sd.ecs_id, status="ACTIVE")
