@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecs_model.records import COMPLETED, Revision, resource_arn, revision_id
-from ecs_model.rollouts import now
+from ecs_model.service_view import now
 from ecs_model.tasks import tag_of
 
 if TYPE_CHECKING:
@@ -39,8 +39,11 @@ def service_error(code: str, message: str, *, service: str = "ecs") -> Exception
     class's module)."""
     from moto.core.exceptions import ServiceException  # noqa: PLC0415 - optional dependency
 
-    kind = type(code, (ServiceException,), {"code": code, "__module__": f"moto.{service}.exceptions"})
-    return kind(message)
+    kind = type(
+        code, (ServiceException,), {"code": code, "__module__": f"moto.{service}.exceptions"}
+    )
+    error: Exception = kind(message)
+    return error
 
 
 def _epoch(value: Any) -> Any:
@@ -96,11 +99,15 @@ class EcsApi:
         ]
         return Revision(
             arn=resource_arn("service-revision", service, revision_id()),
-            service_arn=service.arn, cluster_arn=service.cluster_arn,
-            task_definition=definition.arn, tag=tag_of(backend, definition.arn),
-            created_at=now(), launch_type=service.launch_type or "FARGATE",
-            network=dict(getattr(service, "network_configuration", None) or {}), images=images,
-        )  # fmt: skip
+            service_arn=service.arn,
+            cluster_arn=service.cluster_arn,
+            task_definition=definition.arn,
+            tag=tag_of(backend, definition.arn),
+            created_at=now(),
+            launch_type=service.launch_type or "FARGATE",
+            network=dict(getattr(service, "network_configuration", None) or {}),
+            images=images,
+        )
 
     def after_create(self, backend: Any, service: Any) -> None:
         service.task_definition = backend.describe_task_definition(service.task_definition).arn
@@ -134,19 +141,23 @@ class EcsApi:
 
     def list_service_deployments(self, response: Any) -> str:
         backend = response.ecs_backend
-        service = backend._get_service(response._get_param("cluster", "default"),
-                                       response._get_param("service"))  # fmt: skip
+        service = backend._get_service(
+            response._get_param("cluster", "default"), response._get_param("service")
+        )
         statuses = set(response._get_param("status") or [])
         created = response._get_param("createdAt") or {}
         before, after = _time(created.get("before")), _time(created.get("after"))
         limit = int(response._get_param("maxResults") or DEFAULT_RESULTS)
         if not 1 <= limit <= MAX_RESULTS:
-            raise service_error("InvalidParameterException",
-                                f"maxResults must be between 1 and {MAX_RESULTS}")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", f"maxResults must be between 1 and {MAX_RESULTS}"
+            )
         with self.rollouts.lock:
             found = [
                 sd
-                for sd in reversed(self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}"))
+                for sd in reversed(
+                    self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}")
+                )
                 if (not statuses or sd.status in statuses)
                 and (before is None or sd.created_at.timestamp() < before)
                 and (after is None or sd.created_at.timestamp() > after)
@@ -161,8 +172,9 @@ class EcsApi:
     def describe_service_deployments(self, response: Any) -> str:
         arns = list(response._get_param("serviceDeploymentArns") or [])
         if not 1 <= len(arns) <= 20:
-            raise service_error("InvalidParameterException",
-                                "serviceDeploymentArns must list 1 to 20 ARNs")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", "serviceDeploymentArns must list 1 to 20 ARNs"
+            )
         with self.rollouts.lock:
             found = [self.rollouts.by_arn[a].describe() for a in arns if a in self.rollouts.by_arn]
         missing = [{"arn": a, "reason": "MISSING"} for a in arns if a not in self.rollouts.by_arn]
@@ -171,8 +183,9 @@ class EcsApi:
     def describe_service_revisions(self, response: Any) -> str:
         arns = list(response._get_param("serviceRevisionArns") or [])
         if not 1 <= len(arns) <= 20:
-            raise service_error("InvalidParameterException",
-                                "serviceRevisionArns must list 1 to 20 ARNs")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", "serviceRevisionArns must list 1 to 20 ARNs"
+            )
         revisions = self.rollouts.revisions
         found = [revisions[a].describe() for a in arns if a in revisions]
         missing = [{"arn": a, "reason": "MISSING"} for a in arns if a not in revisions]
@@ -186,8 +199,10 @@ class EcsApi:
         with self.rollouts.lock:
             sd = self.rollouts.by_arn.get(arn)
             if sd is None:
-                raise service_error("ServiceDeploymentNotFoundException",
-                                    f"The service deployment {arn} does not exist.")  # fmt: skip
+                raise service_error(
+                    "ServiceDeploymentNotFoundException",
+                    f"The service deployment {arn} does not exist.",
+                )
             self._stop(sd, stop_type)
         return as_json({"serviceDeploymentArn": arn})
 
@@ -206,6 +221,7 @@ class EcsApi:
         if previous is None:
             raise service_error(
                 "ConflictException",
-                f"The service deployment {sd.arn} has no previous service revision to roll back to.",
+                f"The service deployment {sd.arn} has no previous service revision to roll back"
+                " to.",
             )
         self.rollouts.request_rollback(sd, previous, "StopServiceDeployment requested a rollback")

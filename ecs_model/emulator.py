@@ -30,8 +30,17 @@ from ecs_model.policy import Policy
 from ecs_model.rollouts import Rollouts
 from ecs_model.tasks import OneOffTasks
 
-RESET_SERVICES = ("ecs", "ecr", "iam", "secretsmanager", "logs", "dynamodb", "cloudwatch", "sts",
-                  "ssm")  # fmt: skip
+RESET_SERVICES = (
+    "ecs",
+    "ecr",
+    "iam",
+    "secretsmanager",
+    "logs",
+    "dynamodb",
+    "cloudwatch",
+    "sts",
+    "ssm",
+)
 log = logging.getLogger("ecs_model")
 
 
@@ -51,10 +60,17 @@ class Emulator:
     many tasks of a failing revision fail per tick."""
 
     def __init__(
-        self, *, step: float = 0.3, policy: Policy | None = None, runner: TaskRunner | None = None,
-        tick: float = 0.05, alarm_poll: float = 1.0, bake_time: float = 0.0,
-        stop_timeout: float = 0.2, task_failures_per_tick: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        step: float = 0.3,
+        policy: Policy | None = None,
+        runner: TaskRunner | None = None,
+        tick: float = 0.05,
+        alarm_poll: float = 1.0,
+        bake_time: float = 0.0,
+        stop_timeout: float = 0.2,
+        task_failures_per_tick: int = 1,
+    ) -> None:
         self.step, self.tick, self.alarm_poll, self.bake_time = step, tick, alarm_poll, bake_time
         self.stop_timeout, self.task_failures_per_tick = stop_timeout, task_failures_per_tick
         self.policy = policy or Policy()
@@ -176,13 +192,19 @@ class Emulator:
 
         def stop_task(backend: Any, cluster: str, task_ref: str, reason: str) -> Any:
             found = next(
-                (t for t in backend.tasks.get(cluster.rsplit("/", 1)[-1], {}).values()
-                 if t.task_arn.endswith(task_ref.rsplit("/", 1)[-1])), None,
-            )  # fmt: skip
-            if found is not None and (found.last_status == "STOPPED" or tasks.on_stop(found, reason)):
+                (
+                    t
+                    for t in backend.tasks.get(cluster.rsplit("/", 1)[-1], {}).values()
+                    if t.task_arn.endswith(task_ref.rsplit("/", 1)[-1])
+                ),
+                None,
+            )
+            if found is not None and (
+                found.last_status == "STOPPED" or tasks.on_stop(found, reason)
+            ):
                 return found
             stopped = stop(backend, cluster, task_ref, reason)
-            stopped.stop_code = "UserInitiated"
+            stopped.stop_code = "UserInitiated"  # type: ignore[attr-defined]
             return stopped
 
         original_create = Response.create_service
@@ -207,10 +229,16 @@ class Emulator:
             (Response, "describe_service_revisions", method(api.describe_service_revisions)),
             (Response, "stop_service_deployment", method(api.stop_service_deployment)),
             (ECRResponse, "start_image_scan", method(self.scans.start_image_scan)),
-            (ECRResponse, "describe_image_scan_findings",
-             method(self.scans.describe_image_scan_findings)),  # fmt: skip
-            (ECRResponse, "get_download_url_for_layer",
-             method(self.scans.get_download_url_for_layer)),  # fmt: skip
+            (
+                ECRResponse,
+                "describe_image_scan_findings",
+                method(self.scans.describe_image_scan_findings),
+            ),
+            (
+                ECRResponse,
+                "get_download_url_for_layer",
+                method(self.scans.get_download_url_for_layer),
+            ),
         ]
         for owner, name, replacement in patches:
             undo = (

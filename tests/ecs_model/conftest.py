@@ -52,12 +52,21 @@ class Cloud:
         return self.client("ecs")
 
     def register(self, tag: str) -> str:
-        container = {"name": "app", "image": f"repo:{tag}", "memory": 512, "essential": True,
-                     "environment": [{"name": "IMAGE_TAG", "value": tag}]}  # fmt: skip
+        container = {
+            "name": "app",
+            "image": f"repo:{tag}",
+            "memory": 512,
+            "essential": True,
+            "environment": [{"name": "IMAGE_TAG", "value": tag}],
+        }
         found = self.ecs.register_task_definition(
-            family=FAMILY, containerDefinitions=[container], networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        )  # fmt: skip
+            family=FAMILY,
+            containerDefinitions=[container],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+        )
         return str(found["taskDefinition"]["taskDefinitionArn"])
 
     def create_service(
@@ -65,12 +74,17 @@ class Cloud:
     ) -> str:
         arn = self.register(tag)
         self.ecs.create_service(
-            cluster=CLUSTER, serviceName=SERVICE, taskDefinition=arn, desiredCount=desired,
-            launchType="FARGATE", networkConfiguration=self.network(), deploymentConfiguration={
+            cluster=CLUSTER,
+            serviceName=SERVICE,
+            taskDefinition=arn,
+            desiredCount=desired,
+            launchType="FARGATE",
+            networkConfiguration=self.network(),
+            deploymentConfiguration={
                 "deploymentCircuitBreaker": {"enable": True, "rollback": rollback},
                 "alarms": {"alarmNames": [ALARM], "enable": alarms, "rollback": rollback},
             },
-        )  # fmt: skip
+        )
         return arn
 
     def network(self) -> dict[str, Any]:
@@ -79,7 +93,9 @@ class Cloud:
     def deploy(self, tag: str, **extra: Any) -> dict[str, Any]:
         """UpdateService to a new revision of `tag`; returns the response's service."""
         arn = self.register(tag)
-        found = self.ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=arn, **extra)
+        found = self.ecs.update_service(
+            cluster=CLUSTER, service=SERVICE, taskDefinition=arn, **extra
+        )
         return dict(found["service"])
 
     def deployments(self, **filters: Any) -> list[dict[str, Any]]:
@@ -105,8 +121,9 @@ class Cloud:
         return wait_for(probe, timeout=timeout, what=f"{arn} in {statuses}")
 
     def alarm(self, state: str) -> None:
-        self.client("cloudwatch").set_alarm_state(AlarmName=ALARM, StateValue=state,
-                                                  StateReason="test")  # fmt: skip
+        self.client("cloudwatch").set_alarm_state(
+            AlarmName=ALARM, StateValue=state, StateReason="test"
+        )
 
 
 @pytest.fixture(scope="package")
@@ -122,8 +139,9 @@ def subnet_and_group(emulator: Emulator) -> tuple[str, str]:
 
 
 def session() -> boto3.Session:
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                         region_name="us-east-1")  # fmt: skip
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
 
 
 @pytest.fixture
@@ -136,9 +154,14 @@ def cloud(emulator: Emulator, subnet_and_group: tuple[str, str]) -> Cloud:
     world.ecs.create_cluster(clusterName=CLUSTER)
     cloudwatch = world.client("cloudwatch")
     cloudwatch.put_metric_alarm(
-        AlarmName=ALARM, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+        AlarmName=ALARM,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
         ComparisonOperator="GreaterThanThreshold",
-    )  # fmt: skip
+    )
     world.alarm("OK")
     return world

@@ -3,18 +3,23 @@ with rollback on, ECS rolls back."""
 
 from __future__ import annotations
 
-from tests.ecs_model.conftest import ALARM, Cloud
+from tests.ecs_model.conftest import ALARM, Cloud, wait_for
 
 
 def test_an_alarm_during_the_deployment_rolls_it_back(cloud: Cloud) -> None:
     good = cloud.create_service("v1", alarms=True)
     cloud.until(cloud.newest(), "SUCCESSFUL")
     cloud.emulator.policy.outcomes["v2"] = "hang"
-    cloud.emulator.policy.on_rollout.append(lambda tag: cloud.alarm("ALARM") if tag == "v2" else None)
+    cloud.emulator.policy.on_rollout.append(
+        lambda tag: cloud.alarm("ALARM") if tag == "v2" else None
+    )
     cloud.deploy("v2")
     doc = cloud.until(cloud.newest(), "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL")
-    assert doc["alarms"] == {"status": "TRIGGERED", "alarmNames": [ALARM],
-                             "triggeredAlarmNames": [ALARM]}  # fmt: skip
+    assert doc["alarms"] == {
+        "status": "TRIGGERED",
+        "alarmNames": [ALARM],
+        "triggeredAlarmNames": [ALARM],
+    }
     assert ALARM in doc["rollback"]["reason"]
     cloud.until(doc["serviceDeploymentArn"], "ROLLBACK_SUCCESSFUL")
     assert cloud.service()["taskDefinition"] == good
@@ -59,9 +64,7 @@ def test_bake_time_keeps_watching_after_steady_state(cloud: Cloud) -> None:
         arn = cloud.newest()
 
         def steady() -> bool:
-            return cloud.describe(arn)["targetServiceRevision"]["runningTaskCount"] == 2
-
-        from tests.ecs_model.conftest import wait_for  # noqa: PLC0415
+            return bool(cloud.describe(arn)["targetServiceRevision"]["runningTaskCount"] == 2)
 
         wait_for(steady, what="steady state")
         assert cloud.describe(arn)["status"] == "IN_PROGRESS"  # baking

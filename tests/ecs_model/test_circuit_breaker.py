@@ -1,5 +1,5 @@
 """The circuit breaker: tasks of a failing revision fail one tick at a time; at the documented
-threshold (0.5 × desired, at least 3, at most 200) the deployment fails and, with rollback on,
+threshold (0.5 x desired, at least 3, at most 200) the deployment fails and, with rollback on,
 ECS rolls back to the last revision that completed."""
 
 from __future__ import annotations
@@ -25,12 +25,16 @@ def test_threshold_then_rollback(cloud: Cloud, desired: int, threshold: int) -> 
     doc = cloud.until(arn, "ROLLBACK_SUCCESSFUL")
     breaker = doc["deploymentCircuitBreaker"]
     assert breaker == {"status": "TRIGGERED", "failureCount": threshold, "threshold": threshold}
-    assert doc["rollback"]["serviceRevisionArn"] == cloud.describe(first)["targetServiceRevision"]["arn"]
+    assert (
+        doc["rollback"]["serviceRevisionArn"]
+        == cloud.describe(first)["targetServiceRevision"]["arn"]
+    )
     assert "circuit breaker" in doc["rollback"]["reason"]
     service = cloud.service()
     assert service["taskDefinition"] == good
     assert [(d["taskDefinition"], d["rolloutState"]) for d in service["deployments"]] == [
-        (good, "COMPLETED")]  # fmt: skip
+        (good, "COMPLETED")
+    ]
 
 
 def test_failures_grow_one_per_tick_until_the_threshold(cloud: Cloud) -> None:

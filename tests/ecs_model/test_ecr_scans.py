@@ -3,6 +3,8 @@ manifests; a platform basic scanning left unscanned; Inspector's result shape.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -18,9 +20,12 @@ def push(cloud: Cloud, spec: ImageSpec) -> tuple[str, dict[str, str]]:
     return push_image(cloud.aws, cloud.emulator, Settings(repository=REPO), spec)
 
 
-def findings(cloud: Cloud, digest: str) -> dict[str, object]:
-    return dict(cloud.client("ecr").describe_image_scan_findings(
-        repositoryName=REPO, imageId={"imageDigest": digest}))  # fmt: skip
+def findings(cloud: Cloud, digest: str) -> dict[str, Any]:
+    return dict(
+        cloud.client("ecr").describe_image_scan_findings(
+            repositoryName=REPO, imageId={"imageDigest": digest}
+        )
+    )
 
 
 def test_findings_live_on_the_platform_images_not_the_index(cloud: Cloud) -> None:
@@ -28,8 +33,8 @@ def test_findings_live_on_the_platform_images_not_the_index(cloud: Cloud) -> Non
     assert set(platforms) == {"amd64", "arm64"}
     for digest in platforms.values():
         found = findings(cloud, digest)
-        assert found["imageScanStatus"]["status"] == "COMPLETE"  # type: ignore[index]
-        assert found["imageScanFindings"]["findingSeverityCounts"] == {"HIGH": 1}  # type: ignore[index]
+        assert found["imageScanStatus"]["status"] == "COMPLETE"
+        assert found["imageScanFindings"]["findingSeverityCounts"] == {"HIGH": 1}
     with pytest.raises(ClientError) as error:
         findings(cloud, index)
     assert error.value.response["Error"]["Code"] == "ScanNotFoundException"
@@ -46,29 +51,33 @@ def test_an_index_cannot_be_scanned(cloud: Cloud) -> None:
     with pytest.raises(ClientError) as error:
         ecr.start_image_scan(repositoryName=REPO, imageId={"imageDigest": index})
     assert error.value.response["Error"]["Code"] == "UnsupportedImageTypeException"
-    assert ("An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be "
-            "scanned") in error.value.response["Error"]["Message"]  # fmt: skip
+    assert (
+        "An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be scanned"
+    ) in error.value.response["Error"]["Message"]
     started = ecr.start_image_scan(repositoryName=REPO, imageId={"imageDigest": platforms["arm64"]})
     assert started["imageScanStatus"]["status"] == "IN_PROGRESS"
 
 
 def test_an_unscanned_arm64_image(cloud: Cloud) -> None:
     _, platforms = push(cloud, ImageSpec("multi", ("amd64", "arm64"), unscanned=("arm64",)))
-    assert findings(cloud, platforms["amd64"])["imageScanStatus"]["status"] == "COMPLETE"  # type: ignore[index]
+    assert findings(cloud, platforms["amd64"])["imageScanStatus"]["status"] == "COMPLETE"
     with pytest.raises(ClientError) as error:
         findings(cloud, platforms["arm64"])
     assert error.value.response["Error"]["Code"] == "ScanNotFoundException"
 
 
 def test_enhanced_scanning_result_shape(cloud: Cloud) -> None:
-    _, platforms = push(cloud, ImageSpec("one", findings={"CRITICAL": 1, "LOW": 2},
-                                         scanning="enhanced"))  # fmt: skip
+    _, platforms = push(
+        cloud, ImageSpec("one", findings={"CRITICAL": 1, "LOW": 2}, scanning="enhanced")
+    )
     found = findings(cloud, platforms["amd64"])
-    assert found["imageScanStatus"] == {"status": "ACTIVE",  # type: ignore[comparison-overlap]
-                                        "description": "Continuous scan is selected for image."}
+    assert found["imageScanStatus"] == {
+        "status": "ACTIVE",
+        "description": "Continuous scan is selected for image.",
+    }
     result = found["imageScanFindings"]
-    assert result["findingSeverityCounts"] == {"CRITICAL": 1, "LOW": 2}  # type: ignore[index]
-    enhanced = result["enhancedFindings"]  # type: ignore[index]
+    assert result["findingSeverityCounts"] == {"CRITICAL": 1, "LOW": 2}
+    enhanced = result["enhancedFindings"]
     assert sorted(f["severity"] for f in enhanced) == ["CRITICAL", "LOW", "LOW"]
     image = enhanced[0]["resources"][0]["details"]["awsEcrContainerImage"]
     assert (image["architecture"], image["imageHash"]) == ("amd64", platforms["amd64"])
@@ -78,7 +87,8 @@ def test_enhanced_scanning_result_shape(cloud: Cloud) -> None:
 def test_a_single_manifest_image_is_scanned_under_its_tag(cloud: Cloud) -> None:
     digest, platforms = push(cloud, ImageSpec("v1"))
     assert platforms == {"amd64": digest}
-    by_tag = cloud.client("ecr").describe_image_scan_findings(repositoryName=REPO,
-                                                              imageId={"imageTag": "v1"})  # fmt: skip
+    by_tag = cloud.client("ecr").describe_image_scan_findings(
+        repositoryName=REPO, imageId={"imageTag": "v1"}
+    )
     assert by_tag["imageId"] == {"imageDigest": digest, "imageTag": "v1"}
     assert by_tag["imageScanFindings"]["findingSeverityCounts"] == {"LOW": 2, "MEDIUM": 1}

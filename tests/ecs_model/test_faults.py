@@ -14,8 +14,11 @@ from tests.ecs_model.conftest import CLUSTER, Cloud, session
 
 def bare(cloud: Cloud, service: str) -> Any:
     """A client that does not retry: the fault's own exception."""
-    return session().client(service, endpoint_url=cloud.emulator.url,
-                            config=Config(retries={"mode": "standard", "total_max_attempts": 1}))  # fmt: skip
+    return session().client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=cloud.emulator.url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
 
 
 def code_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -34,7 +37,9 @@ def code_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
         ("sts", lambda c: c.get_caller_identity(), "Throttling"),  # query protocol
     ],
 )
-def test_throttling_as_each_service_says_it(cloud: Cloud, service: str, call: Any, code: str) -> None:
+def test_throttling_as_each_service_says_it(
+    cloud: Cloud, service: str, call: Any, code: str
+) -> None:
     client_name = {"monitoring": "cloudwatch"}.get(service, service)
     cloud.emulator.faults.add(service, "*", "throttle", count=1)
     with pytest.raises(ClientError) as error:
@@ -45,8 +50,9 @@ def test_throttling_as_each_service_says_it(cloud: Cloud, service: str, call: An
 
 
 def test_provisioned_throughput_exceeded(cloud: Cloud) -> None:
-    cloud.emulator.faults.add("dynamodb", "ListTables", "throttle",
-                              code="ProvisionedThroughputExceededException")  # fmt: skip
+    cloud.emulator.faults.add(
+        "dynamodb", "ListTables", "throttle", code="ProvisionedThroughputExceededException"
+    )
     with pytest.raises(ClientError) as error:
         bare(cloud, "dynamodb").list_tables()
     assert code_of(error) == ("ProvisionedThroughputExceededException", 400)
@@ -70,8 +76,9 @@ def test_connection_closed_without_an_answer(cloud: Cloud) -> None:
 
 def test_standard_retries_absorb_a_short_burst_not_a_long_one(cloud: Cloud) -> None:
     # botocore's standard mode: 3 attempts in all (autopipe's Aws: max_attempts=5, so 6).
-    ecs = session().client("ecs", endpoint_url=cloud.emulator.url,
-                           config=Config(retries={"mode": "standard"}))  # fmt: skip
+    ecs = session().client(
+        "ecs", endpoint_url=cloud.emulator.url, config=Config(retries={"mode": "standard"})
+    )
     faults = cloud.emulator.faults
     faults.add("ecs", "ListClusters", "throttle", count=2)
     assert ecs.list_clusters()["clusterArns"]
@@ -96,7 +103,8 @@ def test_after_lets_calls_through_first(cloud: Cloud) -> None:
     ecs.list_clusters()
     assert (fault.seen, fault.fired) == (4, 1)
     assert [(i.service, i.operation, i.kind, i.code) for i in faults.injected] == [
-        ("ecs", "ListClusters", "throttle", "ThrottlingException")]  # fmt: skip
+        ("ecs", "ListClusters", "throttle", "ThrottlingException")
+    ]
 
 
 def test_counters_and_clear(cloud: Cloud) -> None:

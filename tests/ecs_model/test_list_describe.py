@@ -26,9 +26,10 @@ def test_newest_first_and_paginated(cloud: Cloud) -> None:
     arns = five_deployments(cloud)
     seen, token, pages = [], None, 0
     while True:
-        extra = {"nextToken": token} if token else {}
-        page = cloud.ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE, maxResults=2,
-                                                  **extra)  # fmt: skip
+        extra: dict[str, str] = {"nextToken": token} if token else {}
+        page = cloud.ecs.list_service_deployments(
+            cluster=CLUSTER, service=SERVICE, maxResults=2, **extra
+        )
         pages += 1
         seen += [d["serviceDeploymentArn"] for d in page["serviceDeployments"]]
         token = page.get("nextToken")
@@ -38,7 +39,10 @@ def test_newest_first_and_paginated(cloud: Cloud) -> None:
     assert seen == list(reversed(arns))
     first = cloud.deployments()[0]
     assert first["status"] == "SUCCESSFUL"
-    assert first["targetServiceRevisionArn"] == cloud.describe(arns[-1])["targetServiceRevision"]["arn"]
+    assert (
+        first["targetServiceRevisionArn"]
+        == cloud.describe(arns[-1])["targetServiceRevision"]["arn"]
+    )
 
 
 def test_status_and_created_at_filters(cloud: Cloud) -> None:

@@ -23,10 +23,14 @@ def test_update_service_creates_a_service_deployment(cloud: Cloud) -> None:
     answered = cloud.deploy("v2")
     new_taskdef = answered["taskDefinition"]
     # The UpdateService answer already shows the new deployment, as ECS's does.
-    assert new_taskdef.startswith("arn:aws:ecs:") and new_taskdef.endswith(":2")
+    assert new_taskdef.startswith("arn:aws:ecs:")
+    assert new_taskdef.endswith(":2")
     primary, active = answered["deployments"]
     assert (primary["status"], primary["taskDefinition"], primary["rolloutState"]) == (
-        "PRIMARY", new_taskdef, "IN_PROGRESS")  # fmt: skip
+        "PRIMARY",
+        new_taskdef,
+        "IN_PROGRESS",
+    )
     assert (active["status"], active["taskDefinition"]) == ("ACTIVE", old)
 
     arn = cloud.newest()
@@ -42,8 +46,11 @@ def test_update_service_creates_a_service_deployment(cloud: Cloud) -> None:
         serviceRevisionArns=[doc["targetServiceRevision"]["arn"], sources[0]["arn"]]
     )["serviceRevisions"]
     assert [r["taskDefinition"] for r in revisions] == [new_taskdef, old]
-    assert doc["deploymentCircuitBreaker"] == {"status": "MONITORING", "failureCount": 0,
-                                               "threshold": 3}  # fmt: skip
+    assert doc["deploymentCircuitBreaker"] == {
+        "status": "MONITORING",
+        "failureCount": 0,
+        "threshold": 3,
+    }
 
 
 def test_a_completed_deployment_is_successful_everywhere(cloud: Cloud) -> None:
@@ -55,7 +62,8 @@ def test_a_completed_deployment_is_successful_everywhere(cloud: Cloud) -> None:
     assert doc["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
     service = cloud.service()
     assert [(d["status"], d["rolloutState"]) for d in service["deployments"]] == [
-        ("PRIMARY", "COMPLETED")]  # fmt: skip
+        ("PRIMARY", "COMPLETED")
+    ]
     assert service["deployments"][0]["taskDefinition"].endswith(":2")
     assert service["runningCount"] == 2
     assert any("has reached a steady state" in e["message"] for e in service["events"])
@@ -69,7 +77,8 @@ def test_force_new_deployment_deploys_the_same_revision_again(cloud: Cloud) -> N
     assert len(found) == 2
     doc = cloud.describe(found[0]["serviceDeploymentArn"])
     revision = cloud.ecs.describe_service_revisions(
-        serviceRevisionArns=[doc["targetServiceRevision"]["arn"]])["serviceRevisions"][0]  # fmt: skip
+        serviceRevisionArns=[doc["targetServiceRevision"]["arn"]]
+    )["serviceRevisions"][0]
     assert revision["taskDefinition"] == taskdef
 
 

@@ -46,8 +46,12 @@ def test_a_new_task_is_missing_at_first(cloud: Cloud) -> None:
     cloud.create_service("v1")
     cloud.emulator.stale_reads(1, name=CLUSTER)
     arn = cloud.register("migrate")
-    task = cloud.ecs.run_task(cluster=CLUSTER, taskDefinition=arn, launchType="FARGATE",
-                              networkConfiguration=cloud.network())["tasks"][0]["taskArn"]  # fmt: skip
+    task = cloud.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition=arn,
+        launchType="FARGATE",
+        networkConfiguration=cloud.network(),
+    )["tasks"][0]["taskArn"]
     first = cloud.ecs.describe_tasks(cluster=CLUSTER, tasks=[task])
     assert first["tasks"] == []
     assert first["failures"] == [{"arn": task, "reason": "MISSING"}]

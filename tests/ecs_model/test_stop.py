@@ -16,16 +16,20 @@ def test_rollback_of_a_running_deployment(cloud: Cloud) -> None:
     arn = cloud.until(cloud.newest(), "IN_PROGRESS")["serviceDeploymentArn"]
     answer = cloud.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
     assert answer["serviceDeploymentArn"] == arn
-    assert cloud.describe(arn)["status"] in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS",
-                                              "ROLLBACK_SUCCESSFUL")  # fmt: skip
+    assert cloud.describe(arn)["status"] in (
+        "ROLLBACK_REQUESTED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+    )
     doc = cloud.until(arn, "ROLLBACK_SUCCESSFUL")
     source = doc["sourceServiceRevisions"][0]["arn"]
     assert doc["rollback"]["serviceRevisionArn"] == source
     assert doc["rollback"]["startedAt"] >= doc["startedAt"]
     service = cloud.service()
     assert service["taskDefinition"] == old
-    assert [(d["status"], d["taskDefinition"], d["rolloutState"]) for d in service["deployments"]] == [
-        ("PRIMARY", old, "COMPLETED")]  # fmt: skip
+    assert [
+        (d["status"], d["taskDefinition"], d["rolloutState"]) for d in service["deployments"]
+    ] == [("PRIMARY", old, "COMPLETED")]
     # The rollback is the same service deployment, not a new one.
     assert len(cloud.deployments()) == 2
 

@@ -10,8 +10,12 @@ from tests.ecs_model.conftest import CLUSTER, Cloud, wait_for
 
 def run(cloud: Cloud, tag: str) -> str:
     arn = cloud.register(tag)
-    started = cloud.ecs.run_task(cluster=CLUSTER, taskDefinition=arn, launchType="FARGATE",
-                                 networkConfiguration=cloud.network())  # fmt: skip
+    started = cloud.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition=arn,
+        launchType="FARGATE",
+        networkConfiguration=cloud.network(),
+    )
     return str(started["tasks"][0]["taskArn"])
 
 
@@ -20,8 +24,9 @@ def task(cloud: Cloud, arn: str) -> dict[str, Any]:
 
 
 def stopped(cloud: Cloud, arn: str) -> dict[str, Any]:
-    return wait_for(lambda: (t := task(cloud, arn))["lastStatus"] == "STOPPED" and t,
-                    what="task STOPPED")  # fmt: skip
+    return wait_for(
+        lambda: (t := task(cloud, arn))["lastStatus"] == "STOPPED" and t, what="task STOPPED"
+    )
 
 
 def test_exit_code_and_essential_container_exited(cloud: Cloud) -> None:
@@ -47,7 +52,10 @@ def test_a_long_task_runs_then_exits(cloud: Cloud) -> None:
     assert first["lastStatus"] == "RUNNING"
     assert "exitCode" not in first["containers"][0]
     found = stopped(cloud, arn)
-    assert (found["stopCode"], found["containers"][0]["exitCode"]) == ("EssentialContainerExited", 0)
+    assert (found["stopCode"], found["containers"][0]["exitCode"]) == (
+        "EssentialContainerExited",
+        0,
+    )
 
 
 def test_stop_task_on_a_running_migration(cloud: Cloud) -> None:
@@ -58,8 +66,9 @@ def test_stop_task_on_a_running_migration(cloud: Cloud) -> None:
     answered = cloud.ecs.stop_task(cluster=CLUSTER, task=arn, reason="interrupted")["task"]
     assert (answered["desiredStatus"], answered["lastStatus"]) == ("STOPPED", "DEACTIVATING")
     assert answered["stopCode"] == "UserInitiated"
-    stopping = wait_for(lambda: (t := task(cloud, arn))["lastStatus"] == "STOPPING" and t,
-                        what="STOPPING")  # fmt: skip
+    stopping = wait_for(
+        lambda: (t := task(cloud, arn))["lastStatus"] == "STOPPING" and t, what="STOPPING"
+    )
     assert "exitCode" not in stopping["containers"][0]
     found = stopped(cloud, arn)
     assert (found["stopCode"], found["stoppedReason"]) == ("UserInitiated", "interrupted")
@@ -70,4 +79,7 @@ def test_stop_task_on_a_stopped_task_changes_nothing(cloud: Cloud) -> None:
     arn = run(cloud, "m5")
     before = stopped(cloud, arn)
     after = cloud.ecs.stop_task(cluster=CLUSTER, task=arn, reason="late")["task"]
-    assert (after["stopCode"], after["stoppedReason"]) == (before["stopCode"], before["stoppedReason"])
+    assert (after["stopCode"], after["stoppedReason"]) == (
+        before["stopCode"],
+        before["stoppedReason"],
+    )
