@@ -21,6 +21,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
+import moto.server  # noqa: F401 - fail at import, not at start(), when moto is missing
+
 from ecs_model.blobs import BlobStore
 from ecs_model.constants import ACCOUNT, REGION
 from ecs_model.ecr import Scans

@@ -233,7 +233,10 @@ class Rollouts(ServiceView):
         if target is None:
             self._finish(sd, "STOPPED", reason, stopped=True)
             return
+        # ECS's own rollback starts in the same step that fails the deployment: DescribeServices
+        # never shows it FAILED on the failed revision without the rollback under way.
         self.request_rollback(sd, target, reason)
+        self._start_rollback(sd, time.monotonic())
 
     def request_rollback(self, sd: ServiceDeployment, target: Revision, reason: str) -> None:
         sd.status, sd.status_reason, sd.updated_at = "ROLLBACK_REQUESTED", reason, now()
