@@ -30,10 +30,10 @@ from autopipe.commands._shared import ImageOptions
 from autopipe.commands.rehearse import fake_credentials
 from autopipe.config import Settings, load_settings
 from autopipe.output import Reporter
+from autopipe.runner import Common, make_aws
 from ecs_model.emulator import Emulator
 from ecs_model.seed import ImageSpec, seed
 from ecs_model.targets import SlackReceiver, StandIn
-from autopipe.runner import Common, make_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "deploy_verdict.json"
