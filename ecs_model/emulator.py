@@ -91,6 +91,18 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._unpatch: list[Callable[[], None]] = []
 
+    def container_environment(self, taskdef_arn: str, container: str) -> dict[str, str]:
+        """A revision's container environment, read in-process from the model's state."""
+        from moto.backends import get_backend  # noqa: PLC0415
+
+        region = taskdef_arn.split(":")[3]
+        backend = get_backend("ecs")[ACCOUNT][region]  # type: ignore[index]
+        definition = backend.describe_task_definition(taskdef_arn)
+        for entry in definition.container_definitions:
+            if entry.get("name") == container:
+                return {e["name"]: str(e["value"]) for e in entry.get("environment", [])}
+        return {}
+
     def stale_reads(self, reads: int, *, name: str = "*") -> None:
         """After each write, `reads` stale answers per read operation (stale.py)."""
         self.faults.stale.set(reads, name=name)
@@ -177,6 +189,7 @@ class Emulator:
             with lock:
                 service = create(backend, *args, **kwargs)
                 api.after_create(backend, service)
+                current(service)
                 return service
 
         def update_service(backend: Any, props: dict[str, Any]) -> Any:
@@ -184,7 +197,15 @@ class Emulator:
                 asked = dict(props)
                 service = update(backend, props)
                 api.after_update(backend, service, asked)
+                current(service)
                 return service
+
+        def current(service: Any) -> None:
+            # Service.currentServiceDeployment: the ARN of the deployment the last change
+            # started (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html).
+            history = self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}")
+            if history:
+                service.current_service_deployment = history[-1].arn
 
         def run_task(backend: Any, *args: Any, **kwargs: Any) -> Any:
             started = run(backend, *args, **kwargs)

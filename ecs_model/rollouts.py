@@ -71,6 +71,16 @@ class Rollouts(ServiceView):
                 store.clear()
             self.steady_at.clear()
 
+    def fail_active(self, tag: str) -> int:
+        """From now on the tasks of ongoing deployments of `tag` fail to start (what a bad
+        config does once tasks are placed); the circuit breaker counts them. Returns how many
+        deployments that touched."""
+        with self.lock:
+            hit = [sd for sd in self.active.values() if sd.tag == tag]
+            for sd in hit:
+                sd.outcome = "fail"
+            return len(hit)
+
     def deployments_of(self, key: str) -> list[ServiceDeployment]:
         return list(self.history.get(key, []))
 

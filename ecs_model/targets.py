@@ -101,11 +101,8 @@ class StandIn:
                 return 503, {"detail": "Database check failed: OperationalError"}
             return 200, {"status": "ready"}
         if path == "/version":
-            return 200, {
-                "version": "0.1.0",
-                "git_sha": env.get("GIT_SHA", ""),
-                "image_tag": env.get("IMAGE_TAG", ""),
-            }
+            return 200, {"version": "0.1.0", "git_sha": env.get("GIT_SHA", ""),
+                         "image_tag": env.get("IMAGE_TAG", "")}  # fmt: skip
         return 404, {"detail": "Not Found"}
 
     def close(self) -> None:
@@ -140,13 +137,9 @@ class DockerRunner:
                 self._aws.ecs().describe_task_definition(taskDefinition=arn)["taskDefinition"]
             )
             spec = docker_run.build_spec(
-                definition,
-                container=self._settings.container,
-                image=self._image,
-                name=self.name,
-                port=self._port,
-                secret_values=SECRET_VALUES,
-            )
+                definition, container=self._settings.container, image=self._image,
+                name=self.name, port=self._port, secret_values=SECRET_VALUES,
+            )  # fmt: skip
             docker_run.remove(self.name)  # the old task: one port, so one task at a time
             done = docker_run.run(spec, detach=True, timeout=120)
             if done.returncode != 0:
