@@ -93,11 +93,10 @@ class Emulator:
 
     def container_environment(self, taskdef_arn: str, container: str) -> dict[str, str]:
         """A revision's container environment, read in-process from the model's state."""
-        from moto.backends import get_backend  # noqa: PLC0415
+        from moto.ecs.models import ecs_backends  # noqa: PLC0415
 
         region = taskdef_arn.split(":")[3]
-        backend = get_backend("ecs")[ACCOUNT][region]  # type: ignore[index]
-        definition = backend.describe_task_definition(taskdef_arn)
+        definition: Any = ecs_backends[ACCOUNT][region].describe_task_definition(taskdef_arn)
         for entry in definition.container_definitions:
             if entry.get("name") == container:
                 return {e["name"]: str(e["value"]) for e in entry.get("environment", [])}
