@@ -29,24 +29,39 @@ from ecs_model.ecs_api import as_json, service_error
 if TYPE_CHECKING:
     from ecs_model.emulator import Emulator
 
-INDEX_TYPES = frozenset({"application/vnd.oci.image.index.v1+json",
-                         "application/vnd.docker.distribution.manifest.list.v2+json"})  # fmt: skip
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
 UNSCANNABLE = "An artifact with media type '{media_type}' cannot be scanned."
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
 
 
 def basic_result(counts: dict[str, int]) -> dict[str, Any]:
     findings = [
-        {"name": f"CVE-2026-{n:04d}", "severity": severity, "uri": "https://nvd.nist.gov/",
-         "attributes": [{"key": "package_name", "value": "openssl"}]}
-        for severity, count in counts.items() for n in range(count)
-    ]  # fmt: skip
+        {
+            "name": f"CVE-2026-{n:04d}",
+            "severity": severity,
+            "uri": "https://nvd.nist.gov/",
+            "attributes": [{"key": "package_name", "value": "openssl"}],
+        }
+        for severity, count in counts.items()
+        for n in range(count)
+    ]
     return {
-        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
-        "imageScanFindings": {"imageScanCompletedAt": datetime.now(UTC), "findings": findings,
-                              "vulnerabilitySourceUpdatedAt": datetime.now(UTC),
-                              "findingSeverityCounts": dict(counts)},
-    }  # fmt: skip
+        "imageScanStatus": {
+            "status": "COMPLETE",
+            "description": "The scan was completed successfully.",
+        },
+        "imageScanFindings": {
+            "imageScanCompletedAt": datetime.now(UTC),
+            "findings": findings,
+            "vulnerabilitySourceUpdatedAt": datetime.now(UTC),
+            "findingSeverityCounts": dict(counts),
+        },
+    }
 
 
 def enhanced_result(
@@ -55,32 +70,56 @@ def enhanced_result(
     stamp = datetime.now(UTC)
     findings = [
         {
-            "awsAccountId": account, "description": f"A {severity.lower()} vulnerability.",
+            "awsAccountId": account,
+            "description": f"A {severity.lower()} vulnerability.",
             "findingArn": f"arn:aws:inspector2:us-east-1:{account}:finding/{digest[7:19]}{n}",
-            "firstObservedAt": stamp, "lastObservedAt": stamp, "updatedAt": stamp,
+            "firstObservedAt": stamp,
+            "lastObservedAt": stamp,
+            "updatedAt": stamp,
             "packageVulnerabilityDetails": {
-                "vulnerabilityId": f"CVE-2026-{n:04d}", "source": "NVD",
+                "vulnerabilityId": f"CVE-2026-{n:04d}",
+                "source": "NVD",
                 "vulnerablePackages": [{"name": "openssl", "version": "3.0.11"}],
             },
             "remediation": {"recommendation": {"text": "Upgrade openssl."}},
-            "resources": [{
-                "type": "AWS_ECR_CONTAINER_IMAGE", "id": f"arn:aws:ecr:{repository}/{digest}",
-                "details": {"awsEcrContainerImage": {
-                    "architecture": architecture, "imageHash": digest, "platform": "DEBIAN_12",
-                    "repositoryName": repository, "registry": account}},
-            }],  # fmt: skip
-            "score": 7.5, "severity": severity, "status": "ACTIVE", "title": f"CVE-2026-{n:04d}",
-            "type": "PACKAGE_VULNERABILITY", "fixAvailable": "YES", "exploitAvailable": "NO",
-        }  # fmt: skip
+            "resources": [
+                {
+                    "type": "AWS_ECR_CONTAINER_IMAGE",
+                    "id": f"arn:aws:ecr:{repository}/{digest}",
+                    "details": {
+                        "awsEcrContainerImage": {
+                            "architecture": architecture,
+                            "imageHash": digest,
+                            "platform": "DEBIAN_12",
+                            "repositoryName": repository,
+                            "registry": account,
+                        }
+                    },
+                }
+            ],
+            "score": 7.5,
+            "severity": severity,
+            "status": "ACTIVE",
+            "title": f"CVE-2026-{n:04d}",
+            "type": "PACKAGE_VULNERABILITY",
+            "fixAvailable": "YES",
+            "exploitAvailable": "NO",
+        }
         for severity, count in counts.items()
         for n in range(count)
     ]
     return {
-        "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
-        "imageScanFindings": {"enhancedFindings": findings, "findingSeverityCounts": dict(counts),
-                              "imageScanCompletedAt": stamp,
-                              "vulnerabilitySourceUpdatedAt": stamp},
-    }  # fmt: skip
+        "imageScanStatus": {
+            "status": "ACTIVE",
+            "description": "Continuous scan is selected for image.",
+        },
+        "imageScanFindings": {
+            "enhancedFindings": findings,
+            "findingSeverityCounts": dict(counts),
+            "imageScanCompletedAt": stamp,
+            "vulnerabilitySourceUpdatedAt": stamp,
+        },
+    }
 
 
 class Scans:
@@ -101,8 +140,9 @@ class Scans:
 
     def _image(self, response: Any) -> tuple[Any, Any]:
         backend = response.ecr_backend
-        repo = backend._get_repository(response._get_param("repositoryName"),
-                                       response._get_param("registryId"))  # fmt: skip
+        repo = backend._get_repository(
+            response._get_param("repositoryName"), response._get_param("registryId")
+        )
         image_id = response._get_param("imageId") or {}
         return repo, repo._get_image(image_id.get("imageTag"), image_id.get("imageDigest"))
 
@@ -112,16 +152,23 @@ class Scans:
             "mediaType", ""
         )
         if media_type in INDEX_TYPES:
-            raise service_error("UnsupportedImageTypeException",
-                                UNSCANNABLE.format(media_type=media_type)
-                                + " For more information, see the Amazon ECR documentation.")  # fmt: skip
+            raise service_error(
+                "UnsupportedImageTypeException",
+                UNSCANNABLE.format(media_type=media_type)
+                + " For more information, see the Amazon ECR documentation.",
+                service="ecr",
+            )
         digest = image.get_image_digest()
         with self.lock:
             self.results.setdefault((repo.name, digest), basic_result({}))
-        return as_json({
-            "registryId": repo.registry_id, "repositoryName": repo.name,
-            "imageId": {"imageDigest": digest}, "imageScanStatus": {"status": "IN_PROGRESS"},
-        })  # fmt: skip
+        return as_json(
+            {
+                "registryId": repo.registry_id,
+                "repositoryName": repo.name,
+                "imageId": {"imageDigest": digest},
+                "imageScanStatus": {"status": "IN_PROGRESS"},
+            }
+        )
 
     def describe_image_scan_findings(self, response: Any) -> str:
         from moto.ecr.exceptions import ScanNotFoundException  # noqa: PLC0415 - optional
@@ -132,14 +179,19 @@ class Scans:
             result = self.results.get((repo.name, digest))
         if result is None:
             raise ScanNotFoundException(
-                image_id=f"{{imageDigest:'{digest}'}}", repository_name=repo.name,
+                image_id=f"{{imageDigest:'{digest}'}}",
+                repository_name=repo.name,
                 registry_id=repo.registry_id,
-            )  # fmt: skip
+            )
         tags = {"imageTag": image.image_tags[0]} if image.image_tags else {}
-        return as_json({
-            "registryId": repo.registry_id, "repositoryName": repo.name,
-            "imageId": {"imageDigest": digest, **tags}, **result,
-        })  # fmt: skip
+        return as_json(
+            {
+                "registryId": repo.registry_id,
+                "repositoryName": repo.name,
+                "imageId": {"imageDigest": digest, **tags},
+                **result,
+            }
+        )
 
     def get_download_url_for_layer(self, response: Any) -> str:
         digest = response._get_param("layerDigest")

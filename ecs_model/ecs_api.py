@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecs_model.records import COMPLETED, Revision, resource_arn, revision_id
-from ecs_model.rollouts import now
+from ecs_model.service_view import now
 from ecs_model.tasks import tag_of
 
 if TYPE_CHECKING:
@@ -32,10 +34,16 @@ MAX_RESULTS = 100
 DEFAULT_RESULTS = 20
 
 
-def service_error(code: str, message: str) -> Exception:
+def service_error(code: str, message: str, *, service: str = "ecs") -> Exception:
+    """An error moto serializes as `service`'s (it finds the service model from the exception
+    class's module)."""
     from moto.core.exceptions import ServiceException  # noqa: PLC0415 - optional dependency
 
-    return ServiceException(code, message)
+    kind = type(
+        code, (ServiceException,), {"code": code, "__module__": f"moto.{service}.exceptions"}
+    )
+    error: Exception = kind(message)
+    return error
 
 
 def _epoch(value: Any) -> Any:
@@ -71,6 +79,15 @@ class EcsApi:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.rollouts = emulator.rollouts
+        # CreateService's deploymentConfiguration, which moto's backend never receives.
+        self.creating = threading.local()
+
+    def create_service(self, response: Any, original: Callable[[Any], Any]) -> Any:
+        self.creating.config = response._get_param("deploymentConfiguration")
+        try:
+            return original(response)
+        finally:
+            self.creating.config = None
 
     # --- backend hooks (wrapping moto's) ----------------------------------------------------
 
@@ -82,14 +99,21 @@ class EcsApi:
         ]
         return Revision(
             arn=resource_arn("service-revision", service, revision_id()),
-            service_arn=service.arn, cluster_arn=service.cluster_arn,
-            task_definition=definition.arn, tag=tag_of(backend, definition.arn),
-            created_at=now(), launch_type=service.launch_type or "FARGATE",
-            network=dict(getattr(service, "network_configuration", None) or {}), images=images,
-        )  # fmt: skip
+            service_arn=service.arn,
+            cluster_arn=service.cluster_arn,
+            task_definition=definition.arn,
+            tag=tag_of(backend, definition.arn),
+            created_at=now(),
+            launch_type=service.launch_type or "FARGATE",
+            network=dict(getattr(service, "network_configuration", None) or {}),
+            images=images,
+        )
 
     def after_create(self, backend: Any, service: Any) -> None:
         service.task_definition = backend.describe_task_definition(service.task_definition).arn
+        config = getattr(self.creating, "config", None)
+        if config:
+            service.deployment_configuration = dict(config)
         self.rollouts.create(service, self.revision(backend, service), initial=True)
 
     def after_update(self, backend: Any, service: Any, props: dict[str, Any]) -> None:
@@ -103,6 +127,8 @@ class EcsApi:
             self.rollouts.create(service, self.revision(backend, service))
             return
         if key in self.rollouts.active:
+            if props.get("deployment_configuration"):  # applies to the deployment under way
+                self.rollouts.active[key].config = dict(service.deployment_configuration)
             return  # the same revision is rolling out: nothing new to deploy
         desired = int(service.desired_count or 0)  # a scale-only update: instant in the model
         primary = service.deployments[0] if service.deployments else {}
@@ -115,19 +141,23 @@ class EcsApi:
 
     def list_service_deployments(self, response: Any) -> str:
         backend = response.ecs_backend
-        service = backend._get_service(response._get_param("cluster", "default"),
-                                       response._get_param("service"))  # fmt: skip
+        service = backend._get_service(
+            response._get_param("cluster", "default"), response._get_param("service")
+        )
         statuses = set(response._get_param("status") or [])
         created = response._get_param("createdAt") or {}
         before, after = _time(created.get("before")), _time(created.get("after"))
         limit = int(response._get_param("maxResults") or DEFAULT_RESULTS)
         if not 1 <= limit <= MAX_RESULTS:
-            raise service_error("InvalidParameterException",
-                                f"maxResults must be between 1 and {MAX_RESULTS}")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", f"maxResults must be between 1 and {MAX_RESULTS}"
+            )
         with self.rollouts.lock:
             found = [
                 sd
-                for sd in reversed(self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}"))
+                for sd in reversed(
+                    self.rollouts.deployments_of(f"{service.cluster_name}:{service.name}")
+                )
                 if (not statuses or sd.status in statuses)
                 and (before is None or sd.created_at.timestamp() < before)
                 and (after is None or sd.created_at.timestamp() > after)
@@ -142,8 +172,9 @@ class EcsApi:
     def describe_service_deployments(self, response: Any) -> str:
         arns = list(response._get_param("serviceDeploymentArns") or [])
         if not 1 <= len(arns) <= 20:
-            raise service_error("InvalidParameterException",
-                                "serviceDeploymentArns must list 1 to 20 ARNs")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", "serviceDeploymentArns must list 1 to 20 ARNs"
+            )
         with self.rollouts.lock:
             found = [self.rollouts.by_arn[a].describe() for a in arns if a in self.rollouts.by_arn]
         missing = [{"arn": a, "reason": "MISSING"} for a in arns if a not in self.rollouts.by_arn]
@@ -152,8 +183,9 @@ class EcsApi:
     def describe_service_revisions(self, response: Any) -> str:
         arns = list(response._get_param("serviceRevisionArns") or [])
         if not 1 <= len(arns) <= 20:
-            raise service_error("InvalidParameterException",
-                                "serviceRevisionArns must list 1 to 20 ARNs")  # fmt: skip
+            raise service_error(
+                "InvalidParameterException", "serviceRevisionArns must list 1 to 20 ARNs"
+            )
         revisions = self.rollouts.revisions
         found = [revisions[a].describe() for a in arns if a in revisions]
         missing = [{"arn": a, "reason": "MISSING"} for a in arns if a not in revisions]
@@ -167,8 +199,10 @@ class EcsApi:
         with self.rollouts.lock:
             sd = self.rollouts.by_arn.get(arn)
             if sd is None:
-                raise service_error("ServiceDeploymentNotFoundException",
-                                    f"The service deployment {arn} does not exist.")  # fmt: skip
+                raise service_error(
+                    "ServiceDeploymentNotFoundException",
+                    f"The service deployment {arn} does not exist.",
+                )
             self._stop(sd, stop_type)
         return as_json({"serviceDeploymentArn": arn})
 
@@ -187,6 +221,7 @@ class EcsApi:
         if previous is None:
             raise service_error(
                 "ConflictException",
-                f"The service deployment {sd.arn} has no previous service revision to roll back to.",
+                f"The service deployment {sd.arn} has no previous service revision to roll back"
+                " to.",
             )
         self.rollouts.request_rollback(sd, previous, "StopServiceDeployment requested a rollback")

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
+import moto.server  # noqa: F401 - fail at import, not at start(), when moto is missing
+
 from ecs_model.blobs import BlobStore
 from ecs_model.constants import ACCOUNT, REGION
 from ecs_model.ecr import Scans
@@ -30,8 +32,17 @@ from ecs_model.policy import Policy
 from ecs_model.rollouts import Rollouts
 from ecs_model.tasks import OneOffTasks
 
-RESET_SERVICES = ("ecs", "ecr", "iam", "secretsmanager", "logs", "dynamodb", "cloudwatch", "sts",
-                  "ssm")  # fmt: skip
+RESET_SERVICES = (
+    "ecs",
+    "ecr",
+    "iam",
+    "secretsmanager",
+    "logs",
+    "dynamodb",
+    "cloudwatch",
+    "sts",
+    "ssm",
+)
 log = logging.getLogger("ecs_model")
 
 
@@ -51,10 +62,17 @@ class Emulator:
     many tasks of a failing revision fail per tick."""
 
     def __init__(
-        self, *, step: float = 0.3, policy: Policy | None = None, runner: TaskRunner | None = None,
-        tick: float = 0.05, alarm_poll: float = 1.0, bake_time: float = 0.0,
-        stop_timeout: float = 0.2, task_failures_per_tick: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        step: float = 0.3,
+        policy: Policy | None = None,
+        runner: TaskRunner | None = None,
+        tick: float = 0.05,
+        alarm_poll: float = 1.0,
+        bake_time: float = 0.0,
+        stop_timeout: float = 0.2,
+        task_failures_per_tick: int = 1,
+    ) -> None:
         self.step, self.tick, self.alarm_poll, self.bake_time = step, tick, alarm_poll, bake_time
         self.stop_timeout, self.task_failures_per_tick = stop_timeout, task_failures_per_tick
         self.policy = policy or Policy()
@@ -75,11 +93,10 @@ class Emulator:
 
     def container_environment(self, taskdef_arn: str, container: str) -> dict[str, str]:
         """A revision's container environment, read in-process from the model's state."""
-        from moto.backends import get_backend  # noqa: PLC0415
+        from moto.ecs.models import ecs_backends  # noqa: PLC0415
 
         region = taskdef_arn.split(":")[3]
-        backend = get_backend("ecs")[ACCOUNT][region]  # type: ignore[index]
-        definition = backend.describe_task_definition(taskdef_arn)
+        definition: Any = ecs_backends[ACCOUNT][region].describe_task_definition(taskdef_arn)
         for entry in definition.container_definitions:
             if entry.get("name") == container:
                 return {e["name"]: str(e["value"]) for e in entry.get("environment", [])}
@@ -197,16 +214,25 @@ class Emulator:
 
         def stop_task(backend: Any, cluster: str, task_ref: str, reason: str) -> Any:
             found = next(
-                (t for t in backend.tasks.get(cluster.rsplit("/", 1)[-1], {}).values()
-                 if t.task_arn.endswith(task_ref.rsplit("/", 1)[-1])), None,
-            )  # fmt: skip
+                (
+                    t
+                    for t in backend.tasks.get(cluster.rsplit("/", 1)[-1], {}).values()
+                    if t.task_arn.endswith(task_ref.rsplit("/", 1)[-1])
+                ),
+                None,
+            )
             if found is not None and (
                 found.last_status == "STOPPED" or tasks.on_stop(found, reason)
             ):
                 return found
             stopped = stop(backend, cluster, task_ref, reason)
-            stopped.stop_code = "UserInitiated"
+            stopped.stop_code = "UserInitiated"  # type: ignore[attr-defined]
             return stopped
+
+        original_create = Response.create_service
+
+        def create_service_response(response: Any) -> Any:
+            return api.create_service(response, original_create)
 
         def method(target: Callable[[Any], str]) -> Callable[[Any], str]:
             def call(response: Any) -> str:
@@ -219,6 +245,7 @@ class Emulator:
             (Backend, "update_service", update_service),
             (Backend, "run_task", run_task),
             (Backend, "stop_task", stop_task),
+            (Response, "create_service", create_service_response),
             (Response, "list_service_deployments", method(api.list_service_deployments)),
             (Response, "describe_service_deployments", method(api.describe_service_deployments)),
             (Response, "describe_service_revisions", method(api.describe_service_revisions)),
@@ -228,12 +255,12 @@ class Emulator:
                 ECRResponse,
                 "describe_image_scan_findings",
                 method(self.scans.describe_image_scan_findings),
-            ),  # fmt: skip
+            ),
             (
                 ECRResponse,
                 "get_download_url_for_layer",
                 method(self.scans.get_download_url_for_layer),
-            ),  # fmt: skip
+            ),
         ]
         for owner, name, replacement in patches:
             undo = (

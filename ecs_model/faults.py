@@ -17,6 +17,7 @@ Kinds (the errors are the ones each AWS service documents for the case):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -77,9 +78,17 @@ class Faults:
     stale: StaleReads = field(default_factory=StaleReads)
 
     def add(
-        self, service: str, operation: str = "*", kind: str = "throttle", *, count: int = 1,
-        after: int = 0, code: str | None = None, status: int = 400, message: str | None = None,
-    ) -> Fault:  # fmt: skip
+        self,
+        service: str,
+        operation: str = "*",
+        kind: str = "throttle",
+        *,
+        count: int = 1,
+        after: int = 0,
+        code: str | None = None,
+        status: int = 400,
+        message: str | None = None,
+    ) -> Fault:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(KINDS)}")
         fault = Fault(service, operation, kind, count, after, code, status, message)
@@ -160,9 +169,9 @@ def _cbor_text(value: str) -> bytes:
     return bytes([0x79]) + len(data).to_bytes(2, "big") + data
 
 
-def error_response(service: str, environ: Environ, code: str, status: int, message: str) -> tuple[
-    str, list[tuple[str, str]], bytes
-]:  # fmt: skip
+def error_response(
+    service: str, environ: Environ, code: str, status: int, message: str
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """The error as the service's protocol writes it: JSON, RPC v2 CBOR or query XML."""
     line = f"{status} {'Bad Request' if status == 400 else 'Error'}"
     if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
@@ -233,9 +242,13 @@ class FaultMiddleware:
         return self._through(environ, start_response, service, operation, body)
 
     def _through(
-        self, environ: Environ, start_response: StartResponse, service: str, operation: str,
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        service: str,
+        operation: str,
         body: bytes,
-    ) -> Iterable[bytes]:  # fmt: skip
+    ) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -252,8 +265,6 @@ class FaultMiddleware:
     def _drop(environ: Environ) -> Iterable[bytes]:
         connection = environ.get("werkzeug.socket")
         if connection is not None:
-            try:
+            with contextlib.suppress(OSError):  # the client may have gone already
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         raise ConnectionAbortedError("injected: connection closed without an answer")

@@ -18,14 +18,15 @@ from typing import Any
 
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html
 # ("There are three service deployment stages": pending, ongoing, completed).
-ONGOING = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED",
-                     "ROLLBACK_IN_PROGRESS"})  # fmt: skip
+ONGOING = frozenset(
+    {"PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
+)
 COMPLETED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
 STATUSES = ONGOING | COMPLETED
 
 
 def circuit_breaker_threshold(desired: int) -> int:
-    """0.5 × the desired task count, never below 3 nor above 200.
+    """0.5 x the desired task count, never below 3 nor above 200.
 
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeploymentCircuitBreaker.html
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
@@ -98,6 +99,7 @@ class ServiceDeployment:
     running: int = 0
     pending: int = 0
     failure_count: int = 0
+    rollback_failures: int = 0
     triggered: list[str] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
     rollback_revision: Revision | None = None
@@ -174,10 +176,14 @@ class ServiceDeployment:
             "stoppedAt": self.stopped_at,
             "updatedAt": self.updated_at or self.created_at,
             "sourceServiceRevisions": [
-                {"arn": rev.arn, "requestedTaskCount": running, "runningTaskCount": running,
-                 "pendingTaskCount": 0}
+                {
+                    "arn": rev.arn,
+                    "requestedTaskCount": running,
+                    "runningTaskCount": running,
+                    "pendingTaskCount": 0,
+                }
                 for rev, running in self.sources
-            ],  # fmt: skip
+            ],
             "targetServiceRevision": {
                 "arn": self.target.arn,
                 "requestedTaskCount": self.requested,
@@ -206,7 +212,9 @@ class ServiceDeployment:
 def resource_arn(kind: str, service: Any, resource_id: str) -> str:
     """`arn:aws:ecs:<region>:<account>:<kind>/<cluster>/<service>/<id>` for a moto service."""
     region, account = service.region_name, service._account_id
-    return f"arn:aws:ecs:{region}:{account}:{kind}/{service.cluster_name}/{service.name}/{resource_id}"
+    return (
+        f"arn:aws:ecs:{region}:{account}:{kind}/{service.cluster_name}/{service.name}/{resource_id}"
+    )
 
 
 def ecs_deployment_id() -> str:

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ecs_model import alarms
 from ecs_model.records import Revision, ServiceDeployment, ecs_deployment_id, new_id, resource_arn
+from ecs_model.service_view import ServiceView, now, short
 
 if TYPE_CHECKING:
     from ecs_model.emulator import Emulator
@@ -43,15 +42,7 @@ CIRCUIT_BREAKER = "ECS deployment circuit breaker: tasks failed to start."
 ALARM_REASON = "ECS deployment {id} failed: alarm(s) {names} are in ALARM state."
 
 
-def short(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Rollouts:
+class Rollouts(ServiceView):
     """The engine. `active`: service key → its ongoing service deployment."""
 
     def __init__(self, emulator: Emulator) -> None:
@@ -68,8 +59,15 @@ class Rollouts:
 
     def clear(self) -> None:
         with self.lock:
-            for store in (self.active, self.history, self.by_arn, self.revisions, self.serving,
-                          self.current, self.services):  # fmt: skip
+            for store in (
+                self.active,
+                self.history,
+                self.by_arn,
+                self.revisions,
+                self.serving,
+                self.current,
+                self.services,
+            ):
                 store.clear()
             self.steady_at.clear()
 
@@ -98,12 +96,18 @@ class Rollouts:
         sources = [(previous, running)] if previous is not None else []
         sd = ServiceDeployment(
             arn=resource_arn("service-deployment", service, new_id()),
-            key=key, service_arn=service.arn, cluster_arn=service.cluster_arn, target=revision,
-            sources=sources, requested=int(service.desired_count or 0),
+            key=key,
+            service_arn=service.arn,
+            cluster_arn=service.cluster_arn,
+            target=revision,
+            sources=sources,
+            requested=int(service.desired_count or 0),
             config=dict(getattr(service, "deployment_configuration", None) or {}),
-            created_at=now(), ecs_id=ecs_deployment_id(),
-            outcome=self.emulator.policy.outcome(revision.tag), phase_started=time.monotonic(),
-        )  # fmt: skip
+            created_at=now(),
+            ecs_id=ecs_deployment_id(),
+            outcome=self.emulator.policy.outcome(revision.tag),
+            phase_started=time.monotonic(),
+        )
         ongoing = self.active.pop(key, None)
         if ongoing is not None:
             self._finish(ongoing, "STOPPED", f"superseded by {short(sd.arn)}", stopped=True)
@@ -162,9 +166,12 @@ class Rollouts:
             return "pending"
         if sd.outcome == "fail":
             per_tick = self.emulator.task_failures_per_tick
-            sd.failure_count = min(sd.threshold, sd.failure_count + per_tick)
-            self._ecs_update(ecs_id, failedTasks=sd.failure_count)
-            if sd.breaker.get("enable") and sd.failure_count >= sd.threshold:
+            if sd.status == "ROLLBACK_IN_PROGRESS":
+                sd.rollback_failures = failed = min(sd.threshold, sd.rollback_failures + per_tick)
+            else:
+                sd.failure_count = failed = min(sd.threshold, sd.failure_count + per_tick)
+            self._ecs_update(ecs_id, failedTasks=failed)
+            if sd.breaker.get("enable") and failed >= sd.threshold:
                 return "failed"
             return "pending"  # without the breaker ECS keeps retrying
         runner = self.emulator.runner
@@ -224,14 +231,22 @@ class Rollouts:
         return None
 
     def _fail(self, sd: ServiceDeployment, reason: str, rollback: bool) -> None:
-        self._ecs_update(sd.ecs_id, rolloutState="FAILED", rolloutStateReason=reason,
-                         runningCount=0, pendingCount=0)  # fmt: skip
+        self._ecs_update(
+            sd.ecs_id,
+            rolloutState="FAILED",
+            rolloutStateReason=reason,
+            runningCount=0,
+            pendingCount=0,
+        )
         self._event(sd.key, f"(deployment {sd.ecs_id}) deployment failed: {reason}")
         target = self.last_proven(sd.key, before=sd) if rollback else None
         if target is None:
             self._finish(sd, "STOPPED", reason, stopped=True)
             return
+        # ECS's own rollback starts in the same step that fails the deployment: DescribeServices
+        # never shows it FAILED on the failed revision without the rollback under way.
         self.request_rollback(sd, target, reason)
+        self._start_rollback(sd, time.monotonic())
 
     def request_rollback(self, sd: ServiceDeployment, target: Revision, reason: str) -> None:
         sd.status, sd.status_reason, sd.updated_at = "ROLLBACK_REQUESTED", reason, now()
@@ -246,7 +261,7 @@ class Rollouts:
             return
         sd.status, sd.updated_at = "ROLLBACK_IN_PROGRESS", now()
         sd.outcome = self.emulator.policy.outcome(target.tag)
-        sd.phase_started, sd.runner_started, sd.failure_count = at, False, 0
+        sd.phase_started, sd.runner_started = at, False
         sd.rollback_ecs_id = ecs_deployment_id()
         self._event(sd.key, f"rolling back to {short(target.task_definition)} ({sd.arn}).")
         self._ecs_update(sd.ecs_id, status="ACTIVE")
@@ -264,69 +279,3 @@ class Rollouts:
             sd.stopped_at = stamp
         if self.active.get(sd.key) is sd:
             del self.active[sd.key]
-
-    # --- DescribeServices' view -------------------------------------------------------------
-
-    def _service(self, key: str) -> Any:
-        return self.services.get(key)
-
-    def _begin_ecs_deployment(self, service: Any, deployment_id: str, taskdef: str) -> None:
-        desired = int(service.desired_count or 0)
-        stamp = now()
-        new = {
-            "id": deployment_id, "status": "PRIMARY", "taskDefinition": taskdef,
-            "desiredCount": desired, "pendingCount": desired, "runningCount": 0,
-            "failedTasks": 0, "createdAt": stamp, "updatedAt": stamp, "launchType": "FARGATE",
-            "platformVersion": "1.4.0", "platformFamily": "Linux", "rolloutState": "IN_PROGRESS",
-            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
-        }  # fmt: skip
-        older = [
-            {**d, "status": "ACTIVE"}
-            for d in service.deployments
-            if d["status"] == "PRIMARY" or d.get("rolloutState") == "FAILED"
-        ][:1]
-        service.deployments = [new, *older]
-        service.running_count = sum(int(d.get("runningCount", 0)) for d in older)
-        service.pending_count = desired
-        self._event(
-            f"{service.cluster_name}:{service.name}",
-            f"has started {desired} tasks: (deployment {deployment_id}).",
-        )
-
-    def _ecs_update(self, deployment_id: str, **changes: Any) -> None:
-        for service in self._services_with(deployment_id):
-            service.deployments = [
-                {**d, **changes, "updatedAt": now()} if d["id"] == deployment_id else d
-                for d in service.deployments
-            ]
-
-    def _ecs_completed(self, deployment_id: str, taskdef: str, at: float) -> None:
-        for service in self._services_with(deployment_id):
-            key = f"{service.cluster_name}:{service.name}"
-            desired = int(service.desired_count or 0)
-            done = next(d for d in service.deployments if d["id"] == deployment_id)
-            service.deployments = [
-                {**done, "status": "PRIMARY", "rolloutState": "COMPLETED",
-                 "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
-                 "runningCount": desired, "pendingCount": 0, "updatedAt": now()}
-            ]  # fmt: skip
-            service.running_count, service.pending_count = desired, 0
-            self._event(key, f"(deployment {deployment_id}) deployment completed.")
-            self._event(key, "has reached a steady state.")
-            self.serving[key] = taskdef
-            self.steady_at.append((at, key, short(taskdef)))
-
-    def _services_with(self, deployment_id: str) -> list[Any]:
-        return [
-            s
-            for s in self.services.values()
-            if any(d["id"] == deployment_id for d in s.deployments)
-        ]
-
-    def _event(self, key: str, text: str) -> None:
-        service = self._service(key)
-        if service is None:
-            return
-        entry = {"id": str(uuid.uuid4()), "createdAt": now(),
-                 "message": f"(service {service.name}) {text}"}  # fmt: skip
-        service.events = [entry, *service.events][:100]

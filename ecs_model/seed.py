@@ -72,11 +72,14 @@ def _platform_manifest(emulator: Emulator, settings: Settings, spec: ImageSpec, 
     config_digest = _sha(config.encode())
     emulator.blobs.put(settings.repository, config_digest, config.encode())
     layer = _sha(f"{spec.tag}/{arch}/layer".encode())
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
-        "layers": [{"mediaType": DOCKER_LAYER, "size": 1024, "digest": layer}],
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
+            "layers": [{"mediaType": DOCKER_LAYER, "size": 1024, "digest": layer}],
+        }
+    )
 
 
 def push_image(
@@ -85,32 +88,57 @@ def push_image(
     """Push the image (index and per-platform manifests when multi-arch) and record the scans
     ECR would have made. Returns the tag's digest and each platform's digest."""
     ecr, repo = aws.ecr(), settings.repository
-    bodies = {arch: _platform_manifest(emulator, settings, spec, arch) for arch in spec.architectures}
+    bodies = {
+        arch: _platform_manifest(emulator, settings, spec, arch) for arch in spec.architectures
+    }
     platforms = {arch: _sha(body.encode()) for arch, body in bodies.items()}
     if len(bodies) == 1:
         ((arch, body),) = bodies.items()
-        ecr.put_image(repositoryName=repo, imageManifest=body, imageTag=spec.tag,
-                      imageManifestMediaType=DOCKER_MANIFEST, imageDigest=platforms[arch])  # fmt: skip
+        ecr.put_image(
+            repositoryName=repo,
+            imageManifest=body,
+            imageTag=spec.tag,
+            imageManifestMediaType=DOCKER_MANIFEST,
+            imageDigest=platforms[arch],
+        )
         digest = platforms[arch]
     else:
         for arch, body in bodies.items():  # by digest, untagged, as buildx pushes them
-            ecr.put_image(repositoryName=repo, imageManifest=body, imageDigest=platforms[arch],
-                          imageManifestMediaType=DOCKER_MANIFEST)  # fmt: skip
-        index = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_INDEX,
-            "manifests": [
-                {"mediaType": DOCKER_MANIFEST, "size": len(body), "digest": platforms[arch],
-                 "platform": {"architecture": arch, "os": "linux"}}
-                for arch, body in bodies.items()
-            ],
-        })  # fmt: skip
+            ecr.put_image(
+                repositoryName=repo,
+                imageManifest=body,
+                imageDigest=platforms[arch],
+                imageManifestMediaType=DOCKER_MANIFEST,
+            )
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": DOCKER_MANIFEST,
+                        "size": len(body),
+                        "digest": platforms[arch],
+                        "platform": {"architecture": arch, "os": "linux"},
+                    }
+                    for arch, body in bodies.items()
+                ],
+            }
+        )
         digest = _sha(index.encode())
-        ecr.put_image(repositoryName=repo, imageManifest=index, imageTag=spec.tag,
-                      imageManifestMediaType=OCI_INDEX, imageDigest=digest)  # fmt: skip
+        ecr.put_image(
+            repositoryName=repo,
+            imageManifest=index,
+            imageTag=spec.tag,
+            imageManifestMediaType=OCI_INDEX,
+            imageDigest=digest,
+        )
     if spec.findings is not None:
         for arch, platform_digest in platforms.items():
             if arch not in spec.unscanned:
-                emulator.scans.put(repo, platform_digest, _scan(aws, spec, repo, platform_digest, arch))
+                emulator.scans.put(
+                    repo, platform_digest, _scan(aws, spec, repo, platform_digest, arch)
+                )
         if spec.index_scan and len(bodies) > 1:
             emulator.scans.put(repo, digest, basic_result(dict(spec.findings)))
     return digest, platforms
@@ -119,8 +147,9 @@ def push_image(
 def _scan(aws: Aws, spec: ImageSpec, repo: str, digest: str, arch: str) -> dict[str, Any]:
     counts = dict(spec.findings or {})
     if spec.scanning == "enhanced":
-        return enhanced_result(counts, account=aws.account_id(), repository=repo, digest=digest,
-                               architecture=arch)  # fmt: skip
+        return enhanced_result(
+            counts, account=aws.account_id(), repository=repo, digest=digest, architecture=arch
+        )
     return basic_result(counts)
 
 
@@ -166,37 +195,53 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
         aws.secrets().create_secret(Name=secret, SecretString=value)
     aws.logs().create_log_group(logGroupName=settings.log_group)
     aws.dynamodb().create_table(
-        TableName=settings.lock_table, BillingMode="PAY_PER_REQUEST",
+        TableName=settings.lock_table,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-    )  # fmt: skip
+    )
     for alarm in settings.alarms:
         aws.cloudwatch().put_metric_alarm(
-            AlarmName=alarm, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+            AlarmName=alarm,
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=5,
             ComparisonOperator="GreaterThanThreshold",
-        )  # fmt: skip
+        )
         aws.cloudwatch().set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="seed")
     first = images[0]
     host = registry_host(aws.account_id(), settings.region)
     bootstrap = resolve.render(
-        settings, resolve.AwsResolver(aws, settings),
+        settings,
+        resolve.AwsResolver(aws, settings),
         image_uri=f"{host}/{settings.repository}@{digests[first.tag]}",
-        image_tag="bootstrap", git_sha="unknown",
-    )  # fmt: skip
+        image_tag="bootstrap",
+        git_sha="unknown",
+    )
     bootstrap_arn = ecs.register(aws, bootstrap)
     awsvpc = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
     aws.ecs().create_service(
-        cluster=settings.cluster, serviceName=settings.service, taskDefinition=bootstrap_arn,
-        desiredCount=0, launchType="FARGATE", networkConfiguration=awsvpc,  # type: ignore[arg-type]
-    )  # fmt: skip
+        cluster=settings.cluster,
+        serviceName=settings.service,
+        taskDefinition=bootstrap_arn,
+        desiredCount=0,
+        launchType="FARGATE",
+        networkConfiguration=awsvpc,  # type: ignore[arg-type]
+    )
     aws.ecs().update_service(
-        cluster=settings.cluster, service=settings.service,
+        cluster=settings.cluster,
+        service=settings.service,
         deploymentConfiguration={
             "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "alarms": {"alarmNames": list(settings.alarms), "enable": bool(settings.alarms),
-                       "rollback": True},
+            "alarms": {
+                "alarmNames": list(settings.alarms),
+                "enable": bool(settings.alarms),
+                "rollback": True,
+            },
         },
-    )  # fmt: skip
+    )
     platforms = {tag: per_arch for tag, (_, per_arch) in pushed.items()}
     return Seeded(subnet, group, bootstrap_arn, digests, platforms)

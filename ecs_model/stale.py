@@ -21,10 +21,12 @@ import json
 import threading
 from typing import Any
 
-READS = frozenset({"DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments",
-                   "DescribeTasks"})  # fmt: skip
-SERVICE_WRITES = frozenset({"CreateService", "UpdateService", "DeleteService",
-                            "StopServiceDeployment"})  # fmt: skip
+READS = frozenset(
+    {"DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments", "DescribeTasks"}
+)
+SERVICE_WRITES = frozenset(
+    {"CreateService", "UpdateService", "DeleteService", "StopServiceDeployment"}
+)
 TASK_WRITES = frozenset({"RunTask", "StopTask"})
 SERVICE_READS = ("DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments")
 Response = tuple[str, list[tuple[str, str]], bytes]
@@ -125,12 +127,22 @@ def _json(body: bytes) -> dict[str, Any]:
 
 def _not_visible(operation: str, body: dict[str, Any]) -> Response | None:
     if operation == "DescribeTasks":
-        doc = {"tasks": [], "failures": [{"arn": t, "reason": "MISSING"} for t in body.get("tasks", [])]}
+        doc = {
+            "tasks": [],
+            "failures": [{"arn": t, "reason": "MISSING"} for t in body.get("tasks", [])],
+        }
     elif operation == "DescribeServiceDeployments":
-        doc = {"serviceDeployments": [], "failures": [
-            {"arn": a, "reason": "MISSING"} for a in body.get("serviceDeploymentArns", [])]}  # fmt: skip
+        doc = {
+            "serviceDeployments": [],
+            "failures": [
+                {"arn": a, "reason": "MISSING"} for a in body.get("serviceDeploymentArns", [])
+            ],
+        }
     else:
         return None
     data = json.dumps(doc).encode()
-    return "200 OK", [("Content-Type", "application/x-amz-json-1.1"),
-                      ("Content-Length", str(len(data)))], data  # fmt: skip
+    return (
+        "200 OK",
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))],
+        data,
+    )

@@ -81,10 +81,8 @@ def use_docker(opts: RehearseOptions, image: str, reporter: Reporter) -> bool:
 
 def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
     try:
-        # The model of AWS lives outside the product (ecs_model/, with moto from the `test`
-        # group): imported here only, so the deployer itself never needs it.
-        import moto.server  # noqa: F401, PLC0415
-
+        # The model of AWS lives outside the product (ecs_model/, which needs moto from the
+        # `test` group): imported here only, so the deployer itself never needs it.
         from ecs_model import emulator as emu_mod  # noqa: PLC0415
         from ecs_model import seed, targets  # noqa: PLC0415
     except ImportError as exc:
