@@ -121,6 +121,9 @@ class StandIn:
         flaky = self.flaky.take()
         if flaky is not None:
             return flaky, {"detail": "injected: the load balancer's answer"}
+        return self._answer(path)
+
+    def _answer(self, path: str) -> tuple[int, dict[str, Any]]:
         key = f"{self._settings.cluster}:{self._settings.service}"
         arn = self._emulator.deployments.serving.get(key)
         if arn is None:

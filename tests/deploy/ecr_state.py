@@ -1,14 +1,12 @@
 """ECR state a scan-gate test needs, made through boto3 against moto: per-platform manifests, an
 index naming them plus an attestation entry, and scan results posted for exactly the digests ECR
 would have scanned. buildx pushes the per-platform manifests untagged; here each gets a tag
-nothing reads, because moto hands any posted scan result without a tag to any untagged image
-(its tag None equals the result's missing one), which would mix results between images."""
+nothing reads (the scan results are keyed by digest either way)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +81,9 @@ def post_scan(
     world: World, digest: str, counts: dict[str, int], *, enhanced: bool = False,
     suppressed: dict[str, int] | None = None,
 ) -> None:  # fmt: skip
-    """Findings for one image through moto's scan-results hook (POST /moto-api/static/ecr/
-    scan-finding-results), in the basic or the enhanced (Inspector) shape of
+    """Findings for one image, as ECR would have recorded them, put into the ECS model's scan
+    store, in the basic or the enhanced (Inspector) shape of
     https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html."""
-    world.aws.ecr().start_image_scan(repositoryName=world.settings.repository,
-                                     imageId={"imageDigest": digest})  # fmt: skip
     findings: dict[str, Any]
     if enhanced:  # Inspector: a list of findings, each ACTIVE / SUPPRESSED / CLOSED; no counts
         listed = [(sev, "ACTIVE") for sev, n in counts.items() for _ in range(n)]
@@ -100,18 +96,14 @@ def post_scan(
     else:
         findings = {"findings": [], "findingSeverityCounts": dict(counts)}
         status = "COMPLETE"
-    result = {
-        "registryId": world.aws.account_id(),
-        "repositoryName": world.settings.repository,
-        "imageId": {"imageDigest": digest},
-        "imageScanStatus": {"status": status, "description": "posted by the test"},
-        "imageScanFindings": findings,
-    }
-    body = json.dumps({"results": [result], "region": world.settings.region}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the loopback emulator
-        f"{world.emulator.url}/moto-api/static/ecr/scan-finding-results", data=body, method="POST"
+    world.emulator.scans.put(
+        world.settings.repository,
+        digest,
+        {
+            "imageScanStatus": {"status": status, "description": "posted by the test"},
+            "imageScanFindings": findings,
+        },
     )
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
 
 
 def trivy_report(
