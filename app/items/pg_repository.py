@@ -38,7 +38,6 @@ class Compiled:
 
 
 GET = Compiled(queries.GET)
-COUNT = Compiled(queries.COUNT)
 PAGE = Compiled(queries.PAGE)
 INSERT = Compiled(queries.INSERT)
 CURRENT_VERSION = Compiled(queries.CURRENT_VERSION)
@@ -143,11 +142,11 @@ class AsyncpgItems:
             row = await conn.fetchrow(GET.sql, item_id)
         return dict(row) if row is not None else None
 
-    async def page(self, limit: int, offset: int) -> tuple[Sequence[Item], int]:
-        async with self._acquire() as conn, conn.transaction(readonly=True):
-            total = await conn.fetchval(COUNT.sql)
-            rows = await conn.fetch(PAGE.sql, *PAGE.args({"limit": limit, "offset": offset}))
-        return [dict(r) for r in rows], int(total)
+    async def page(self, after: int, limit: int, offset: int) -> Sequence[Item]:
+        args = PAGE.args({"after": after, "limit": limit, "offset": offset})
+        async with self._acquire() as conn:
+            rows = await conn.fetch(PAGE.sql, *args)
+        return [dict(r) for r in rows]
 
     async def create(self, values: dict[str, Any]) -> Item:
         async with self._acquire() as conn:

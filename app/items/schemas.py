@@ -111,6 +111,7 @@ class Item(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[Item]
-    total: int = Field(description="All items, regardless of limit and offset.")
     limit: int
-    offset: int
+    next: str | None = Field(
+        description="Cursor of the following page (`?after=`), null on the last page."
+    )
