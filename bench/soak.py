@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -23,7 +22,7 @@ from typing import Any, NoReturn
 
 from bench.container import API_KEY, IMAGE, ITEMS, seed, start_container
 from bench.read_path import source_revision
-from bench.services import ServiceError, core_ticks, http_get, postgres
+from bench.services import ServiceError, core_ticks, postgres
 from bench.soak_load import LIST_SHARE, READ_SHARE, WRITE_CYCLE, run_load
 from bench.soak_report import Sample, build_record, memory, minutes, render, write_json
 from tests.support import docker as d
