@@ -103,8 +103,8 @@ def app_env(database_url: str, port: int | None = None) -> dict[str, str]:
     return env
 
 
-def prepare_database(pg: PostgresServer, items: int) -> str:
-    url = pg.create_database(DATABASE)
+def migrate(url: str) -> None:
+    """The schema as production gets it: `python -m app.migrate`."""
     done = subprocess.run(
         [sys.executable, "-m", "app.migrate", "--attempts", "5"],
         cwd=ROOT,
@@ -118,6 +118,11 @@ def prepare_database(pg: PostgresServer, items: int) -> str:
         raise ServiceError(
             f"python -m app.migrate exited with {done.returncode}:\n{done.stdout}{done.stderr}"
         )
+
+
+def prepare_database(pg: PostgresServer, items: int) -> str:
+    url = pg.create_database(DATABASE)
+    migrate(url)
     # Straight SQL: 1000 rows in one statement, with the values bench.bare_app answers with.
     seeded_at = SEEDED_AT.isoformat()
     pg.psql(
