@@ -162,3 +162,16 @@ async def test_unicode_round_trips(client: httpx.AsyncClient) -> None:
     assert len(name) <= 100
     created = (await create(client, name=name)).json()
     assert (await client.get(f"/items/{created['id']}")).json()["name"] == name
+
+
+async def test_an_id_is_never_reused_so_no_old_etag_matches(client: httpx.AsyncClient) -> None:
+    await create(client, name="first")
+    newest = (await create(client, name="newest")).json()
+    assert (await client.delete(f"/items/{newest['id']}", headers=AUTH)).status_code == 204
+    replacement = (await create(client, name="replacement")).json()
+    assert replacement["id"] > newest["id"]
+    # A client still holding the deleted item's ETag cannot touch the new item through it.
+    stale = await client.patch(
+        f"/items/{newest['id']}", json={"name": "x"}, headers={**AUTH, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -149,3 +150,25 @@ def test_models_match_migrations_and_downgrade_works(
     assert "items" not in on_database(url, _tables)
     command.upgrade(config, "head")
     assert "items" in on_database(url, _tables)
+
+
+def test_sqlite_ids_stay_unique_across_the_autoincrement_migration(tmp_path: Path) -> None:
+    """Rows written before 0002 keep their ids, and the largest of them is never issued again."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    command.upgrade(alembic_config(url), "0001")
+    sqlite = sqlite3.connect(tmp_path / "old.db")
+    now = "2026-12-01 00:00:00"
+    for name in ("a", "b", "c"):
+        sqlite.execute(
+            "INSERT INTO items (name, created_at, updated_at) VALUES (?, ?, ?)", (name, now, now)
+        )
+    sqlite.commit()
+    command.upgrade(alembic_config(url), "head")
+    rows = sqlite.execute("SELECT id, name FROM items ORDER BY id").fetchall()
+    assert rows == [(1, "a"), (2, "b"), (3, "c")]
+    sqlite.execute("DELETE FROM items WHERE id = 3")
+    sqlite.execute(
+        "INSERT INTO items (name, created_at, updated_at) VALUES ('d', ?, ?)", (now, now)
+    )
+    assert sqlite.execute("SELECT id FROM items WHERE name = 'd'").fetchone() == (4,)
+    sqlite.close()

@@ -117,6 +117,28 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
         )
 
+    def pids(self) -> list[int]:
+        """The postmaster, then every process it has forked (backends, walwriter, ...)."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue  # gone since the listing
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+        return [postmaster, *children]
+
+    def signal_all(self, signum: int) -> None:
+        """Signal the postmaster first (so it forks nothing new), then its children."""
+        postmaster, *children = self.pids()
+        os.kill(postmaster, signum)
+        for pid in self.pids()[1:] or children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
     def create_database(self, name: str) -> str:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.psql(f'CREATE DATABASE "{name}"')
