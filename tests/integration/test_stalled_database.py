@@ -7,9 +7,11 @@ pool serves again within 5 s of the database resuming."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -78,6 +80,15 @@ async def _whole_pool_serves(client: httpx.AsyncClient, pg: PostgresServer) -> b
     return [r.status_code for r in held] == [200] * POOL
 
 
+@contextlib.contextmanager
+def _serving(env: dict[str, str]) -> Iterator[LiveServer]:
+    server = LiveServer(env)
+    try:
+        yield server.start(timeout=60)  # a busy machine can take long to import the app
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def url(outage_pg: PostgresServer) -> str:
     url = outage_pg.create_database("stall")
@@ -97,7 +108,7 @@ async def test_a_stalled_database_bounds_every_request(outage_pg: PostgresServer
         "READY_TIMEOUT": "1",
     }
     load, probes = Log(), Log()
-    with LiveServer(env) as server:
+    with _serving(env) as server:
         limits = httpx.Limits(max_connections=WORKERS + 4)
         async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
             assert (
@@ -125,8 +136,9 @@ async def test_a_stalled_database_bounds_every_request(outage_pg: PostgresServer
             while not await _whole_pool_serves(client, outage_pg):
                 assert time.monotonic() - resumed < RECOVERY, "pool not whole 5 s after resume"
             recovered = time.monotonic() - resumed
-        errors = [line for line in server.json_lines() if line.get("level") == "error"]
-        expired = [line for line in server.json_lines() if line.get("event") == "database_wait_expired"]
+        lines = server.json_lines()
+        errors = [line for line in lines if line.get("level") == "error"]
+        expired = [line for line in lines if line.get("event") == "database_wait_expired"]
 
     assert errors == [], errors[:2]
     assert load.bad == [], load.bad[:3]
