@@ -76,7 +76,7 @@ def test_migrate_entry_point_on_postgres(scratch_pg: PostgresServer) -> None:
     url = scratch_pg.create_database("entry")
     result = run_migrate(url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "entry") == "0001"
+    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "entry") == "0002"
     again = run_migrate(url)  # idempotent: a re-run of the same revision changes nothing
     assert again.returncode == 0
 
