@@ -16,6 +16,7 @@ from app import health
 from app.config import Settings, get_settings
 from app.db import open_store
 from app.errors import install_error_handlers
+from app.http_rules import HeadAndHostMiddleware
 from app.items.repository import SqlAlchemyItems
 from app.items.router import router as items_router
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items_router)
     app.include_router(metrics_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAndHostMiddleware, routes=app.router.routes)
     access_log = AccessLog(
         settings.log_level,
         json=settings.is_json_logs,
