@@ -34,8 +34,8 @@ def main() -> int:
         reload_dirs=[str(Path(__file__).parent)] if settings.reload else None,
         log_config=None,  # our structlog set-up owns logging
         access_log=False,  # we write one access line per request ourselves
-        proxy_headers=True,
-        forwarded_allow_ips="*",  # behind the ALB; the task is not reachable otherwise
+        # X-Forwarded-* are read by the app, from TRUSTED_PROXIES only (app/main.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         timeout_keep_alive=75,  # longer than the ALB's 60 s idle timeout
         server_header=False,

@@ -144,6 +144,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
     headers = dict(exc.headers or {})
+    path = request.url.path
+    if exc.status_code == 404 and path.endswith("/") and path != "/":
+        # `/items/` names `/items`: redirect, with a relative reference (RFC 9110 §10.2.2), so
+        # the answer never carries a Host the client chose.
+        target = path.rstrip("/")
+        if allowed_methods(request.app, target):
+            query = request.url.query
+            location = target + (f"?{query}" if query else "")
+            return problem_response(
+                request, 308, f"The resource is at {target}.", headers={"Location": location}
+            )
     if exc.status_code == 404 and detail is None:
         detail = f"No route matches {request.url.path}"
     elif exc.status_code == 405:

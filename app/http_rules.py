@@ -14,10 +14,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
 
+# What an ALB accepts (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/
+# load-balancer-limits.html: "Maximum size of a single header: 16 K", "Maximum size of the whole
+# header: 64 K"). The server bounds what it buffers; these make the service refuse exactly what
+# the ALB would, whichever way it is reached.
+MAX_HEADER_LINE = 16 * 1024
+MAX_HEADERS = 64 * 1024
+
 
 class HeadAndHostMiddleware:
-    """400 unless an HTTP/1.1 request names exactly one Host (HTTP/1.0: at most one); HEAD
-    answered as GET would be, body dropped (status and headers, Content-Length included, kept)."""
+    """431 for headers past the ALB's limits; 400 unless an HTTP/1.1 request names exactly one
+    non-empty Host (HTTP/1.0: at most one); HEAD answered as GET would be, body dropped (status
+    and headers, Content-Length included, kept)."""
 
     def __init__(self, app: ASGIApp, *, routes: list[BaseRoute]) -> None:
         self.app = app
@@ -27,10 +35,10 @@ class HeadAndHostMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        hosts = sum(1 for name, _ in scope["headers"] if name == b"host")
-        if hosts > 1 or (hosts == 0 and scope.get("http_version") == "1.1"):
-            detail = "A request names exactly one Host." if hosts else "Host is missing."
-            await problem_response(Request(scope), 400, detail)(scope, receive, send)
+        problem = _header_problem(scope)
+        if problem is not None:
+            status, detail = problem
+            await problem_response(Request(scope), status, detail)(scope, receive, send)
             return
         if scope["method"] != "HEAD":
             await self.app(scope, receive, send)
@@ -50,6 +58,27 @@ class HeadAndHostMiddleware:
         finally:
             if "route" in as_get:  # the access line and metrics name the route
                 scope["route"] = as_get["route"]
+
+
+def _header_problem(scope: Scope) -> tuple[int, str] | None:
+    hosts: list[bytes] = []
+    total = 0
+    for name, value in scope["headers"]:
+        line = len(name) + 2 + len(value)  # "name: value"
+        if line > MAX_HEADER_LINE:
+            return 431, f"A header line is larger than {MAX_HEADER_LINE} bytes."
+        total += line
+        if name == b"host":
+            hosts.append(value)
+    if total > MAX_HEADERS:
+        return 431, f"The headers are larger than {MAX_HEADERS} bytes in all."
+    if len(hosts) > 1:
+        return 400, "A request names exactly one Host."
+    # Empty counts as missing: an http URI always has a host (RFC 9110 §4.2.1), and some
+    # servers fill in an empty Host for a request that sent none.
+    if (not hosts or not hosts[0].strip()) and scope.get("http_version") != "1.0":
+        return 400, "Host is missing."
+    return None
 
 
 class JsonBodyError(ValueError):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import health
 from app.config import Settings, get_settings
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=settings.app_version,
         description="CRUD for items. Reads are public; writes need an API key.",
         lifespan=lifespan,
+        # Starlette's slash redirect writes an absolute URL from the request's Host: a client
+        # could make it point anywhere. app/errors.py redirects with a relative reference.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.api_keys = tuple(k.get_secret_value().encode() for k in settings.api_keys)
@@ -91,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trace_ids=tracing_on,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)
+    # Outermost: the access line, the metrics and the app all see the client the ALB reports,
+    # and only when the connection comes from a trusted network.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.state.tracing = None
     if tracing_on:
         # Imported only when on: the SDK costs about a second of start-up at 0.25 vCPU.

@@ -72,6 +72,8 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 3),
                 request_id=request_id,
+                # After ProxyHeadersMiddleware: the ALB's X-Forwarded-For, when it is trusted.
+                client=(scope.get("client") or ("",))[0],
                 **({"alb_trace_id": alb_trace_id} if alb_trace_id else {}),
             )
             request_id_var.reset(token)
