@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     shutdown_timeout: int = Field(default=20, ge=0)
+    # HTTP limits (app/server.py). Idle connections outlive the ALB's 60 s idle timeout, so the
+    # ALB, not the task, closes them (a task closing first can meet a request in flight: 502).
+    keep_alive_timeout: int = Field(default=75, ge=1)
+    header_read_timeout: float = Field(default=10.0, gt=0)
+    # Connections (or requests) at once; past this uvicorn answers 503 at once.
+    max_connections: int = Field(default=1000, ge=1)
 
     # CloudWatch embedded metric format on each JSON access line (RED metrics with no agent).
     emf_metrics: bool = True
