@@ -103,8 +103,8 @@ class PostgresServer:
             "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
         ]  # fmt: skip
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        return self._run("psql", *self._psql_args(sql, database)).stdout.strip()
+    def psql(self, sql: str, database: str = "postgres", *, timeout: float = 60) -> str:
+        return self._run("psql", *self._psql_args(sql, database), timeout=timeout).stdout.strip()
 
     def hold_items_lock(self, database: str, seconds: float) -> subprocess.Popen[bytes]:
         """In the background, hold an exclusive lock on `items` for `seconds`: every query on
@@ -155,13 +155,13 @@ class PostgresServer:
             time.sleep(0.1)
         raise TimeoutError(f"PostgreSQL on port {self.port} did not start")
 
-    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / tool), *args]
         if self._user:
             command = ["runuser", "-u", self._user, "--", *command]
         try:
             return subprocess.run(
-                command, check=True, capture_output=True, text=True, timeout=60, cwd=self.root
+                command, check=True, capture_output=True, text=True, timeout=timeout, cwd=self.root
             )
         except subprocess.CalledProcessError as exc:
             log = self.logfile.read_text() if self.logfile.exists() else ""
