@@ -42,8 +42,8 @@ def _canonical_id(value: object) -> object:
 
 ItemId = Annotated[
     int,
-    BeforeValidator(_canonical_id),
     Path(ge=1, le=MAX_ID, description="The item's id, in decimal without leading zeros."),
+    BeforeValidator(_canonical_id),
 ]
 Cursor = Annotated[
     str | None,
@@ -66,11 +66,13 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item", **_problem},
     503: {"description": "Database unavailable", **_problem},
 }
+
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
     401: {"description": "Missing or wrong API key", **_problem},
     412: {"description": "If-Match does not match the current ETag", **_problem},
     413: {"description": "Body too large", **_problem},
+    415: {"description": "A JSON body that is not UTF-8", **_problem},
 }
 
 
