@@ -49,11 +49,13 @@ test: sync ## Run the whole test suite with coverage (PostgreSQL tests start the
 	@$(RUN) pytest --cov --cov-report=term --cov-report=xml:coverage.xml $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: sync ## ruff (lint + format check), mypy --strict, hadolint
+lint: sync ## ruff (lint + format check), mypy --strict, hadolint, squawk on every migration
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy
 	@$(RUN) hadolint Dockerfile docker/postgres-local/Dockerfile
+	@out=$$(mktemp -d) && $(RUN) python scripts/migration_sql.py $$out >/dev/null \
+		&& $(RUN) squawk --config .squawk.toml $$out/*.sql; status=$$?; rm -rf $$out; exit $$status
 
 .PHONY: fmt
 fmt: sync ## Apply ruff's fixes and formatting

@@ -1,7 +1,8 @@
 """`python -m app`: serve with uvicorn, configured from the settings.
 
 uvicorn handles SIGTERM (docker stop, ECS task stop): it stops accepting, lets in-flight
-requests finish for up to SHUTDOWN_TIMEOUT seconds, then runs the lifespan shutdown.
+requests finish for up to SHUTDOWN_TIMEOUT seconds, then runs the lifespan shutdown. Its
+httptools protocol gets the HTTP limits it lacks from app/server.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.config import get_settings
+from app.server import BoundedHttpToolsProtocol
 
 
 def main() -> int:
@@ -34,10 +36,12 @@ def main() -> int:
         reload_dirs=[str(Path(__file__).parent)] if settings.reload else None,
         log_config=None,  # our structlog set-up owns logging
         access_log=False,  # we write one access line per request ourselves
-        proxy_headers=True,
-        forwarded_allow_ips="*",  # behind the ALB; the task is not reachable otherwise
+        # X-Forwarded-* are read by the app, from TRUSTED_PROXIES only (app/main.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
-        timeout_keep_alive=75,  # longer than the ALB's 60 s idle timeout
+        timeout_keep_alive=settings.keep_alive_timeout,
+        http=BoundedHttpToolsProtocol,  # httptools with head-size and head-time limits
+        limit_concurrency=settings.max_connections,
         server_header=False,
     )
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -45,9 +46,20 @@ class Settings(BaseSettings):
     ready_timeout: float = Field(default=2.0, gt=0)
     retry_after_seconds: int = Field(default=5, ge=1)
 
+    # Networks whose X-Forwarded-For / X-Forwarded-Proto are believed: the load balancer's
+    # (in AWS, the VPC's CIDR). Empty: nobody's, so a client cannot choose the address logged
+    # for it or the scheme the service thinks it was reached by.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     shutdown_timeout: int = Field(default=20, ge=0)
+    # HTTP limits (app/server.py). Idle connections outlive the ALB's 60 s idle timeout, so the
+    # ALB, not the task, closes them (a task closing first can meet a request in flight: 502).
+    keep_alive_timeout: int = Field(default=75, ge=1)
+    header_read_timeout: float = Field(default=10.0, gt=0)
+    # Connections (or requests) at once; past this uvicorn answers 503 at once.
+    max_connections: int = Field(default=1000, ge=1)
 
     # CloudWatch embedded metric format on each JSON access line (RED metrics with no agent).
     emf_metrics: bool = True
@@ -90,6 +102,25 @@ class Settings(BaseSettings):
         else:
             keys = text.split(",")
         return tuple(k.strip() for k in keys if k.strip())
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        """`10.0.0.0/16,10.1.0.0/16`: each an address or a network (checked here, not at the
+        first request)."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in (str(i).strip() for i in items):
+            if item:
+                try:
+                    networks.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {item!r} is not an address or network"
+                    ) from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:

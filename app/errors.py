@@ -10,6 +10,9 @@
 
 Framework errors (unknown route, wrong method, validation) and anything unexpected are mapped
 here too, so every error a client sees has the same shape and none carries a stack trace.
+Only errors raised by the database layer (asyncpg, SQLAlchemy, the stores) can become a 503;
+anything else, an OSError or a TimeoutError included, is a 500 logged at error level with the
+request id.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ def is_database_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return True
+    # Only callers that know the error came from a connection attempt (app.migrate, the
+    # readiness probe) ask about these; the request handlers never map them: an OSError from
+    # anywhere else is a bug, a 500 (the asyncpg store raises DatabaseUnavailable itself).
     return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
 
 
@@ -138,6 +144,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
     headers = dict(exc.headers or {})
+    path = request.url.path
+    if exc.status_code == 404 and path.endswith("/") and path != "/":
+        # `/items/` names `/items`: redirect, with a relative reference (RFC 9110 §10.2.2), so
+        # the answer never carries a Host the client chose.
+        target = path.rstrip("/")
+        if allowed_methods(request.app, target):
+            query = request.url.query
+            location = target + (f"?{query}" if query else "")
+            return problem_response(
+                request, 308, f"The resource is at {target}.", headers={"Location": location}
+            )
     if exc.status_code == 404 and detail is None:
         detail = f"No route matches {request.url.path}"
     elif exc.status_code == 405:
@@ -208,6 +225,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
     app.add_exception_handler(asyncpg.InterfaceError, _database_error)
     app.add_exception_handler(asyncpg.InternalClientError, _database_error)
-    app.add_exception_handler(OSError, _database_error)
-    app.add_exception_handler(TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

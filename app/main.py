@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import health
 from app.config import Settings, get_settings
 from app.db import open_store
 from app.errors import install_error_handlers
+from app.http_rules import HeadAndHostMiddleware
 from app.items.repository import SqlAlchemyItems
 from app.items.router import router as items_router
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -72,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=settings.app_version,
         description="CRUD for items. Reads are public; writes need an API key.",
         lifespan=lifespan,
+        # Starlette's slash redirect writes an absolute URL from the request's Host: a client
+        # could make it point anywhere. app/errors.py redirects with a relative reference.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.api_keys = tuple(k.get_secret_value().encode() for k in settings.api_keys)
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items_router)
     app.include_router(metrics_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAndHostMiddleware, routes=app.router.routes)
     access_log = AccessLog(
         settings.log_level,
         json=settings.is_json_logs,
@@ -89,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trace_ids=tracing_on,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)
+    # Outermost: the access line, the metrics and the app all see the client the ALB reports,
+    # and only when the connection comes from a trusted network.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.state.tracing = None
     if tracing_on:
         # Imported only when on: the SDK costs about a second of start-up at 0.25 vCPU.

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
+from app.http_rules import JsonBodyError, check_json_body, is_json
 from app.observability.logging import AccessLog, request_id_var
 from app.observability.metrics import Metrics
 
@@ -71,6 +72,8 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 3),
                 request_id=request_id,
+                # After ProxyHeadersMiddleware: the ALB's X-Forwarded-For, when it is trusted.
+                client=(scope.get("client") or ("",))[0],
                 **({"alb_trace_id": alb_trace_id} if alb_trace_id else {}),
             )
             request_id_var.reset(token)
@@ -95,7 +98,8 @@ def _incoming_ids(scope: Scope) -> tuple[str | None, str | None]:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over `max_bytes`, whether announced by Content-Length or streamed.
+    """413 for bodies over `max_bytes`, whether announced by Content-Length or streamed; then
+    strict JSON (app/http_rules.py): 415 for anything but UTF-8, 422 for duplicate names.
 
     Not FastAPI's `max_body_size`: its early rejection (on Content-Length) answers text/plain,
     and every error here must be problem+json.
@@ -128,13 +132,28 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
+        content_type = _header(scope, b"content-type")
+        if body and is_json(content_type):
+            try:
+                check_json_body(content_type, body)
+            except JsonBodyError as exc:
+                errors = [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]
+                response = problem_response(
+                    Request(scope),
+                    exc.status,
+                    str(exc),
+                    extra={"errors": errors} if exc.status == 422 else None,
+                )
+                await response(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
@@ -151,6 +170,13 @@ class BodyLimitMiddleware:
 
 def _has_body(scope: Scope) -> bool:
     return any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"])
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:

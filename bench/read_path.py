@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from bench import candidates
 from bench.bare_app import SEEDED_AT, SEEDED_DESCRIPTION
 from bench.report import Measurement, Summary, markdown, verdict, write_json
 from bench.services import ROOT, Server, ServiceError, busy_share, core_ticks, http_get, postgres
@@ -68,6 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=1000, help="seeded rows; ids are 1..N")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--load-cpu", type=int, default=1)
+    parser.add_argument(
+        "--app-server",
+        choices=candidates.NAMES,
+        default="shipped",
+        help="how the service is served (bench/candidates.py); the baseline never changes",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     return parser.parse_args(argv)
@@ -103,8 +110,8 @@ def app_env(database_url: str, port: int | None = None) -> dict[str, str]:
     return env
 
 
-def prepare_database(pg: PostgresServer, items: int) -> str:
-    url = pg.create_database(DATABASE)
+def migrate(url: str) -> None:
+    """The schema as production gets it: `python -m app.migrate`."""
     done = subprocess.run(
         [sys.executable, "-m", "app.migrate", "--attempts", "5"],
         cwd=ROOT,
@@ -118,6 +125,11 @@ def prepare_database(pg: PostgresServer, items: int) -> str:
         raise ServiceError(
             f"python -m app.migrate exited with {done.returncode}:\n{done.stdout}{done.stderr}"
         )
+
+
+def prepare_database(pg: PostgresServer, items: int) -> str:
+    url = pg.create_database(DATABASE)
+    migrate(url)
     # Straight SQL: 1000 rows in one statement, with the values bench.bare_app answers with.
     seeded_at = SEEDED_AT.isoformat()
     pg.psql(
@@ -169,7 +181,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> list[Summary]:
         app_port, bare_port = free_port(), free_port()
         app = Server(
             "app",
-            [sys.executable, "-m", "app"],
+            candidates.command(args.app_server, app_port),
             port=app_port,
             cpu=args.server_cpu,
             env=app_env(url, app_port),

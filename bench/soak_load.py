@@ -18,8 +18,10 @@ import random
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from app.items import cursor
+
 READ_SHARE = 0.70  # GET /items/{id}: the hot path
-LIST_SHARE = 0.15  # GET /items?limit=20&offset=...: a COUNT and a page per request
+LIST_SHARE = 0.15  # GET /items?limit=20&after=...: a page from a random place
 # The remaining 15 % are writes, taken in turn create → update → delete. Deletes remove the
 # oldest of a queue that starts with a reserve of extra seeded rows and takes every item this run
 # creates: the delete after a create need not wait for that create's answer, the table keeps its
@@ -84,8 +86,9 @@ class Mix:
         if op == "read":
             return _request("GET", f"/items/{self.rng.randint(1, self.items)}")
         if op == "list":
-            offset = self.rng.randint(0, max(self.items - PAGE, 0))
-            return _request("GET", f"/items?limit={PAGE}&offset={offset}")
+            # A page from anywhere in the table, as a client following `next` would reach it.
+            after = cursor.encode(self.rng.randint(1, max(self.items - PAGE, 1)))
+            return _request("GET", f"/items?limit={PAGE}&after={after}")
         if op == "create":
             body = {"name": f"soak {slot}", "description": "soak item " + "x" * 200}
             return _request("POST", "/items", body, key=self.key)

@@ -50,4 +50,6 @@ items = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    # SQLite: never reuse an id (migration 0002); other backends ignore it.
+    sqlite_autoincrement=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, any_, bindparam, func, select
+from sqlalchemy import Integer, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -16,8 +16,15 @@ COLUMNS = tuple(items.c[name] for name in FIELDS)
 WRITABLE = ("name", "description")
 
 GET = select(*COLUMNS).where(items.c.id == bindparam("item_id"))
-COUNT = select(func.count()).select_from(items)
-PAGE = select(*COLUMNS).order_by(items.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
+# Keyset: the items after a known id, through the primary key. One statement, so one snapshot;
+# `offset` (legacy, bounded by the route) skips rows after that.
+PAGE = (
+    select(*COLUMNS)
+    .where(items.c.id > bindparam("after"))
+    .order_by(items.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
 CURRENT_VERSION = select(items.c.version).where(items.c.id == bindparam("item_id"))
 INSERT = (
     items.insert()

@@ -26,11 +26,10 @@ class SqlAlchemyItems:
             row = (await conn.execute(queries.GET, {"item_id": item_id})).first()
         return _item(row) if row is not None else None
 
-    async def page(self, limit: int, offset: int) -> tuple[Sequence[Item], int]:
+    async def page(self, after: int, limit: int, offset: int) -> Sequence[Item]:
+        params = {"after": after, "limit": limit, "offset": offset}
         async with self.engine.connect() as conn:
-            total = (await conn.execute(queries.COUNT)).scalar_one()
-            rows = await conn.execute(queries.PAGE, {"limit": limit, "offset": offset})
-            return [_item(r) for r in rows], total
+            return [_item(r) for r in await conn.execute(queries.PAGE, params)]
 
     async def create(self, values: dict[str, Any]) -> Item:
         async with self.engine.begin() as conn:

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from pydantic import AfterValidator
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BeforeValidator
 
 from app.deps import ItemsDep, WriteAccess
 from app.errors import PROBLEM_JSON
+from app.items import cursor
 from app.items.etag import (
     IF_MATCH_SYNTAX,
     check_if_match,
@@ -23,11 +25,33 @@ from app.items.store import Item as StoredItem
 from app.items.store import not_found
 
 MAX_LIMIT = 100
-MAX_ID = 2**31 - 1  # PostgreSQL `integer`; larger ids cannot exist, so they are a 422.
+# `offset` is legacy: its cost grows with the offset, so it stops where a cursor must take over.
+MAX_OFFSET = 1000
+MAX_ID = cursor.MAX_ID  # PostgreSQL `integer`; larger ids cannot exist, so they are a 422.
 
 router = APIRouter(prefix="/items", tags=["items"])
 
-ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
+
+def _canonical_id(value: object) -> object:
+    """One spelling per item: `7`, never `07`, `+7` or `7.0` (a cache or a log keyed by URL
+    would otherwise see several resources)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and value[0] != "0"):
+        raise ValueError("an item id is a positive decimal integer without leading zeros")
+    return value
+
+
+ItemId = Annotated[
+    int,
+    Path(ge=1, le=MAX_ID, description="The item's id, in decimal without leading zeros."),
+    BeforeValidator(_canonical_id),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        description="The `next` of the previous page (opaque: pass it back as it came).",
+        pattern=cursor.CURSOR_PATTERN,
+    ),
+]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -42,11 +66,13 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item", **_problem},
     503: {"description": "Database unavailable", **_problem},
 }
+
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
     401: {"description": "Missing or wrong API key", **_problem},
     412: {"description": "If-Match does not match the current ETag", **_problem},
     413: {"description": "Body too large", **_problem},
+    415: {"description": "A JSON body that is not UTF-8", **_problem},
 }
 
 
@@ -59,16 +85,39 @@ def _item_response(item: StoredItem, status_code: int = 200, **headers: str) -> 
     )
 
 
+def _query_error(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": "value_error"}])
+
+
 @router.get("", response_model=ItemPage, responses={503: _READ_ERRORS[503]})
 async def list_items(
     repository: ItemsDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    after: Cursor = None,
+    offset: Annotated[
+        int,
+        Query(ge=0, le=MAX_OFFSET, description="Legacy: items to skip. Prefer `after`."),
+    ] = 0,
 ) -> Response:
-    """Items in id order, `limit` at a time, with the total count."""
-    rows, total = await repository.page(limit, offset)
-    body = {"items": rows, "total": total, "limit": limit, "offset": offset}
-    return Response(orjson.dumps(body), media_type="application/json")
+    """Items in id order, `limit` at a time. Follow `next` (also in the `Link` header) for the
+    following page; each page costs the same however large the table and however deep the page."""
+    if after is not None and offset:
+        raise _query_error("offset", "use either after or offset, not both")
+    try:
+        after_id = cursor.decode(after) if after is not None else 0
+    except ValueError as exc:
+        raise _query_error("after", str(exc)) from None
+    rows = await repository.page(after_id, limit + 1, offset)  # one more: is there a next page?
+    headers = {}
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor.encode(rows[-1]["id"])
+        # A relative reference (RFC 8288 §3.1): nothing from the request's Host is reflected.
+        headers["Link"] = f'<{request.url.path}?limit={limit}&after={next_cursor}>; rel="next"'
+    body = {"items": rows, "limit": limit, "next": next_cursor}
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
 
 @router.get("/{item_id}", response_model=Item, responses={**_READ_ERRORS, 304: {}})

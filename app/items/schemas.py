@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +17,40 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 
 
+# Code points that show nothing: White_Space, Cc, Cf, Default_Ignorable_Code_Point (zero-width
+# space, Hangul fillers, variation selectors, the BOM...) and the blank Braille pattern U+2800,
+# a "symbol" that renders as nothing. Written out as ranges (Unicode 15; tests/unit/
+# test_names.py rebuilds them from the Unicode properties), so that the schema's pattern and the
+# validator are one rule. The BMP part is the pattern clients see (ECMA-262 has no \U escape).
+_INVISIBLE_BMP = (
+    r"\u0000-\u0020\u007f-\u00a0\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891"
+    r"\u08e2\u115f-\u1160\u1680\u17b4-\u17b5\u180b-\u180f\u2000-\u200f\u2028-\u202f"
+    r"\u205f-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+)
+INVISIBLE = _INVISIBLE_BMP + (
+    r"\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0000-\U000e0fff"
+)
+# Never in a name, which is one line of plain text: Cc (NUL and the other controls), the line
+# and paragraph separators, and the Bidi_Control characters (which make a name display as
+# another one).
+NOT_IN_NAMES = r"\u0000-\u001f\u007f-\u009f\u061c\u200e-\u200f\u2028-\u202e\u2066-\u2069"
+NAME_PATTERN = f"^[^{NOT_IN_NAMES}]*[^{NOT_IN_NAMES}{_INVISIBLE_BMP}][^{NOT_IN_NAMES}]*$"
+_FORBIDDEN = re.compile(f"[{NOT_IN_NAMES}]")
+_VISIBLE = re.compile(f"[^{INVISIBLE}]")
+
+
+def _nfc(limit: int) -> Callable[[str], str]:
+    def normalize(value: str) -> str:
+        """One stored form per text: "é" typed as one code point or as e + accent is one."""
+        value = unicodedata.normalize("NFC", value)
+        if len(value) > limit:  # NFC rarely lengthens a text; the column holds `limit`
+            raise ValueError(f"must be at most {limit} characters in NFC form")
+        return value
+
+    return normalize
+
+
 def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL: refuse it here, the same on every backend, instead of
     # failing in the driver. (Lone surrogates, legal in JSON escapes, pydantic refuses itself.)
@@ -22,9 +59,16 @@ def _storable(value: str) -> str:
     return value
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain a non-whitespace character")
+def _plain_line(value: str) -> str:
+    found = _FORBIDDEN.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found[0]):04X})")
+    return value
+
+
+def _visible(value: str) -> str:
+    if not _VISIBLE.search(value):
+        raise ValueError("must contain a visible character")
     return value
 
 
@@ -37,10 +81,12 @@ Name = Annotated[
         min_length=1,
         max_length=MAX_NAME,
         examples=["Widget"],
-        json_schema_extra={"pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
+        json_schema_extra={"pattern": NAME_PATTERN},
     ),
+    AfterValidator(_nfc(MAX_NAME)),
     AfterValidator(_storable),
-    AfterValidator(_not_blank),
+    AfterValidator(_plain_line),
+    AfterValidator(_visible),
 ]
 Description = Annotated[
     str,
@@ -49,6 +95,7 @@ Description = Annotated[
         examples=["A sample item"],
         json_schema_extra={"pattern": _NO_NUL},
     ),
+    AfterValidator(_nfc(MAX_DESCRIPTION)),
     AfterValidator(_storable),
 ]
 
@@ -111,6 +158,7 @@ class Item(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[Item]
-    total: int = Field(description="All items, regardless of limit and offset.")
     limit: int
-    offset: int
+    next: str | None = Field(
+        description="Cursor of the following page (`?after=`), null on the last page."
+    )

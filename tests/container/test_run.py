@@ -106,4 +106,4 @@ def test_migration_runs_as_a_one_off_container(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"event":"migrated"' in result.stdout
-    assert pg_server.psql("SELECT version_num FROM alembic_version", database) == "0001"
+    assert pg_server.psql("SELECT version_num FROM alembic_version", database) == "0002"

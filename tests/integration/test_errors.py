@@ -106,6 +106,10 @@ FAILURES: dict[str, BaseException] = {
         "secret-detail", {}, Exception("gone"), connection_invalidated=True
     ),
     "/value": ValueError("secret-detail"),
+    # Not from the database layer: a bug, whatever the class suggests.
+    "/oserror": OSError(28, "secret-detail"),
+    "/timeout": TimeoutError("secret-detail"),
+    "/reset": ConnectionResetError("secret-detail"),
 }
 
 
@@ -139,14 +143,26 @@ async def failing(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.mark.parametrize("path", ["/boom", "/integrity", "/programming", "/value"])
-async def test_unexpected_error_is_a_bare_500(failing: httpx.AsyncClient, path: str) -> None:
-    response = await failing.get(path)
+@pytest.mark.parametrize(
+    "path", ["/boom", "/integrity", "/programming", "/value", "/oserror", "/timeout", "/reset"]
+)
+async def test_unexpected_error_is_a_bare_500_logged_with_the_request_id(
+    failing: httpx.AsyncClient, path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    response = await failing.get(path, headers={"X-Request-ID": f"req{path.replace('/', '-')}"})
     problem = assert_problem(response, 500, path)
     assert problem["detail"] == "An unexpected error occurred."
     assert set(problem) == {"type", "title", "status", "detail", "instance", "request_id"}
     assert "retry-after" not in response.headers
     assert_no_internals(response)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    errors = [line for line in logged if line["level"] == "error"]
+    assert [(e["event"], e["request_id"]) for e in errors] == [
+        ("unhandled_exception", problem["request_id"])
+    ]
+    assert problem["request_id"] == f"req{path.replace('/', '-')}"
+    assert not [line for line in logged if line["event"] == "database_unavailable"]
 
 
 async def test_crash_keeps_the_client_request_id(failing: httpx.AsyncClient) -> None:

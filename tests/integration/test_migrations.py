@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def test_migrate_entry_point_on_postgres(scratch_pg: PostgresServer) -> None:
     url = scratch_pg.create_database("entry")
     result = run_migrate(url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "entry") == "0001"
+    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "entry") == "0002"
     again = run_migrate(url)  # idempotent: a re-run of the same revision changes nothing
     assert again.returncode == 0
 
@@ -206,7 +207,7 @@ def test_two_concurrent_migrations_run_one_at_a_time(
         runners = [_start_migrate(url, files.enter_context(log.open("w"))) for log in logs]
         _race_after_the_holder(scratch_pg, holder, logs, runners)
     outputs = [log.read_text() for log in logs]
-    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "twice") == "0001"
+    assert scratch_pg.psql("SELECT version_num FROM alembic_version", "twice") == "0002"
     # The schema was applied once: one runner ran the revision, the other found it at head.
     assert sum("Running upgrade  -> 0001" in out for out in outputs) == 1, outputs
     assert all("migration_lock_acquired" in out for out in outputs)
@@ -256,3 +257,25 @@ def test_sqlite_migrations_take_no_lock(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "migration_lock" not in result.stdout
     assert "Running upgrade  -> 0001" in result.stdout
+
+
+def test_sqlite_ids_stay_unique_across_the_autoincrement_migration(tmp_path: Path) -> None:
+    """Rows written before 0002 keep their ids, and the largest of them is never issued again."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    command.upgrade(alembic_config(url), "0001")
+    sqlite = sqlite3.connect(tmp_path / "old.db")
+    now = "2026-12-01 00:00:00"
+    for name in ("a", "b", "c"):
+        sqlite.execute(
+            "INSERT INTO items (name, created_at, updated_at) VALUES (?, ?, ?)", (name, now, now)
+        )
+    sqlite.commit()
+    command.upgrade(alembic_config(url), "head")
+    rows = sqlite.execute("SELECT id, name FROM items ORDER BY id").fetchall()
+    assert rows == [(1, "a"), (2, "b"), (3, "c")]
+    sqlite.execute("DELETE FROM items WHERE id = 3")
+    sqlite.execute(
+        "INSERT INTO items (name, created_at, updated_at) VALUES ('d', ?, ?)", (now, now)
+    )
+    assert sqlite.execute("SELECT id FROM items WHERE name = 'd'").fetchone() == (4,)
+    sqlite.close()

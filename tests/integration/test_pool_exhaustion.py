@@ -53,16 +53,22 @@ async def test_pool_exhaustion_answers_503_fast_and_recovers(
 async def test_a_connection_lost_inside_a_transaction_gives_its_slot_back(
     pg_server: PostgresServer, pg_url: str
 ) -> None:
-    """A list page runs in a transaction; when PostgreSQL drops the connection mid-way (a
+    """An update runs in a transaction; when PostgreSQL drops the connection mid-way (a
     failover, a restart), asyncpg takes the connection back itself. The pool gate's slot must
     come back too: each one lost would shrink the service's capacity for good."""
     settings = make_settings(database_url=pg_url, db_pool_size=POOL, db_pool_timeout=0.5)
     async with running(create_app(settings)) as client:
+        created = await client.post("/items", json={"name": "x"}, headers=AUTH)
+        assert created.status_code == 201
+        url = created.headers["location"]
         locker = pg_server.hold_items_lock(PG_DATABASE, 2)
         try:
             await asyncio.sleep(0.3)
-            pages = [asyncio.create_task(client.get("/items")) for _ in range(POOL)]
-            await asyncio.sleep(0.3)  # both pages now wait on the lock, inside a transaction
+            pages = [
+                asyncio.create_task(client.patch(url, json={"name": "y"}, headers=AUTH))
+                for _ in range(POOL)
+            ]
+            await asyncio.sleep(0.3)  # both updates now wait on the lock, inside a transaction
             pg_server.psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = 'auto-pipe'"

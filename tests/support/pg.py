@@ -103,8 +103,8 @@ class PostgresServer:
             "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
         ]  # fmt: skip
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        return self._run("psql", *self._psql_args(sql, database)).stdout.strip()
+    def psql(self, sql: str, database: str = "postgres", *, timeout: float = 60) -> str:
+        return self._run("psql", *self._psql_args(sql, database), timeout=timeout).stdout.strip()
 
     def hold_items_lock(self, database: str, seconds: float) -> subprocess.Popen[bytes]:
         """In the background, hold an exclusive lock on `items` for `seconds`: every query on
@@ -116,6 +116,28 @@ class PostgresServer:
             [str(self.bindir / "psql"), *self._psql_args(sql, database)],
             stdout=subprocess.DEVNULL,
         )
+
+    def pids(self) -> list[int]:
+        """The postmaster, then every process it has forked (backends, walwriter, ...)."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue  # gone since the listing
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+        return [postmaster, *children]
+
+    def signal_all(self, signum: int) -> None:
+        """Signal the postmaster first (so it forks nothing new), then its children."""
+        postmaster, *children = self.pids()
+        os.kill(postmaster, signum)
+        for pid in self.pids()[1:] or children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def create_database(self, name: str) -> str:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -133,13 +155,13 @@ class PostgresServer:
             time.sleep(0.1)
         raise TimeoutError(f"PostgreSQL on port {self.port} did not start")
 
-    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / tool), *args]
         if self._user:
             command = ["runuser", "-u", self._user, "--", *command]
         try:
             return subprocess.run(
-                command, check=True, capture_output=True, text=True, timeout=60, cwd=self.root
+                command, check=True, capture_output=True, text=True, timeout=timeout, cwd=self.root
             )
         except subprocess.CalledProcessError as exc:
             log = self.logfile.read_text() if self.logfile.exists() else ""
