@@ -8,6 +8,16 @@
 
 The template sets no DesiredCount: autoscaling owns the task count (its minimum is the
 environment's floor), so an infrastructure deploy never scales a busy service back down.
+
+One owner for the running task definition: `autopipe deploy` (under the deploy lock, after the
+migration, guarded by the smoke test). The service names its task definition by *family*, a
+constant, not by the ARN of the stack's revision: the stack's task definition (which reads the
+recorded release) is what ECS runs when the service is first created, but whatever an infra
+deploy changes in it, or in the release it reads, registers a revision and never changes the
+service's TaskDefinition property, so CloudFormation never starts a deployment of its own.
+Per the CloudFormation reference, a family without a revision means the latest ACTIVE revision,
+and it is only resolved when the property itself changes (docs/infrastructure.md: ownership):
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html
 """
 
 from __future__ import annotations
@@ -75,6 +85,12 @@ class FargateApp(Construct):
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
         self.service.attach_to_application_target_group(target_group)
+        service = self.service.node.default_child
+        if not isinstance(service, ecs.CfnService):
+            raise TypeError("expected the service's CloudFormation resource")
+        service.task_definition = task_definition.family
+        # The family string carries no reference: order the first revision before the service.
+        self.service.node.add_dependency(task_definition)
         if assign_public_ip:
             skip_checkov(
                 self.service,
