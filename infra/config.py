@@ -216,6 +216,22 @@ def _validate(c: EnvironmentConfig) -> None:
         problems.append("cpu_architecture: X86_64 or ARM64")
     if c.github_repository.count("/") != 1 or "*" in c.github_repository:
         problems.append("github_repository: OWNER/REPO, no wildcards")
+    problems += _edge_problems(c)
+    if c.name == "production":
+        # The issue's production guarantees: no config can quietly drop them.
+        if c.min_tasks < 2:
+            problems.append("production runs at least 2 tasks")
+        if not (c.deletion_protection and c.db_multi_az):
+            problems.append("production keeps deletion protection and a Multi-AZ database")
+        if c.enable_execute_command:
+            problems.append("production never enables ECS Exec")
+    if problems:
+        raise ConfigError(f"environment {c.name}: " + "; ".join(problems))
+
+
+def _edge_problems(c: EnvironmentConfig) -> list[str]:
+    """TLS, DNS, Slack: the settings that only make sense together."""
+    problems = []
     if c.tls and not c.domain_name:
         problems.append("TLS needs domain_name (the name the certificate and the URL carry)")
     if c.hosted_zone_id and not c.hosted_zone_name:
@@ -228,16 +244,7 @@ def _validate(c: EnvironmentConfig) -> None:
         problems.append("Slack needs both slack_workspace_id and slack_channel_id")
     if not all(p.startswith("/") for p in c.internal_paths):
         problems.append("internal_paths are absolute paths")
-    if c.name == "production":
-        # The issue's production guarantees: no config can quietly drop them.
-        if c.min_tasks < 2:
-            problems.append("production runs at least 2 tasks")
-        if not (c.deletion_protection and c.db_multi_az):
-            problems.append("production keeps deletion protection and a Multi-AZ database")
-        if c.enable_execute_command:
-            problems.append("production never enables ECS Exec")
-    if problems:
-        raise ConfigError(f"environment {c.name}: " + "; ".join(problems))
+    return problems
 
 
 def _within(domain: str, zone: str) -> bool:
@@ -252,16 +259,12 @@ def link(environments: Sequence[EnvironmentConfig]) -> list[EnvironmentConfig]:
     - production refuses to synthesize without TLS, or when it cannot reach the image."""
     by_name = {e.name: e for e in environments}
     staging, production = by_name.get("staging"), by_name.get("production")
-    if staging and production and staging.account and production.account:
-        if staging.account != production.account:
-            if staging.ecr_replicate_to_account is None:
-                staging = dataclasses.replace(
-                    staging, ecr_replicate_to_account=production.account
-                )
-            if production.ecr_replicate_from_account is None:
-                production = dataclasses.replace(
-                    production, ecr_replicate_from_account=staging.account
-                )
+    accounts = (staging.account if staging else None, production.account if production else None)
+    if staging and production and all(accounts) and accounts[0] != accounts[1]:
+        if staging.ecr_replicate_to_account is None:
+            staging = dataclasses.replace(staging, ecr_replicate_to_account=production.account)
+        if production.ecr_replicate_from_account is None:
+            production = dataclasses.replace(production, ecr_replicate_from_account=staging.account)
     if production is not None:
         _check_production(production, staging)
     linked = {"staging": staging, "production": production}
@@ -278,9 +281,7 @@ def _check_production(p: EnvironmentConfig, staging: EnvironmentConfig | None) -
             "DNS record), e.g. in cdk.json's context"
         )
     source = staging.account if staging else p.ecr_replicate_from_account
-    reachable = p.account is not None and source is not None and (
-        source == p.account or p.ecr_replicate_from_account == source
-    )
+    reachable = source is not None and source in {p.account, p.ecr_replicate_from_account}
     if not reachable:
         problems.append(
             "production cannot pull the image staging pushes: set staging:account and "

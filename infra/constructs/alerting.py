@@ -85,7 +85,9 @@ class Alerting(Construct):
         if slack_workspace_id and slack_channel_id:
             self.slack = self._slack(prefix, slack_workspace_id, slack_channel_id)
 
-    def _slack(self, prefix: str, workspace: str, channel: str) -> chatbot.SlackChannelConfiguration:
+    def _slack(
+        self, prefix: str, workspace: str, channel: str
+    ) -> chatbot.SlackChannelConfiguration:
         read_only = iam.PolicyDocument(
             statements=[iam.PolicyStatement(actions=list(CHANNEL_READ_ACTIONS), resources=["*"])]
         )
@@ -108,7 +110,9 @@ class Alerting(Construct):
         )
         findings = [f"AwsSolutions-IAM5[Action::{a}]" for a in CHANNEL_READ_ACTIONS]
         for construct in (guardrail, role):
-            acknowledge(construct, dict.fromkeys([*findings, "AwsSolutions-IAM5[Resource::*]"], reason))
+            acknowledge(
+                construct, dict.fromkeys([*findings, "AwsSolutions-IAM5[Resource::*]"], reason)
+            )
         return chatbot.SlackChannelConfiguration(
             self,
             "Slack",

@@ -58,8 +58,11 @@ def prerequisites(env: str, context: dict[str, str]) -> list[str]:
     problems = [f"{name} is not installed" for name in tools.missing(PREREQUISITES)]
     if tools.missing(["cdk"]) and tools.missing(["npx"]):
         problems.append("the CDK CLI needs Node.js (npx) or `npm install -g aws-cdk`")
-    examples = [f"{k}={v}" for k, v in context.items()
-                if k.startswith(f"{env}:") and not k.endswith(":account") and EXAMPLE.search(v)]  # fmt: skip
+    examples = [
+        f"{k}={v}"
+        for k, v in context.items()
+        if k.startswith(f"{env}:") and not k.endswith(":account") and EXAMPLE.search(v)
+    ]
     if examples:
         problems.append(
             f"cdk.json still has example values for {env}: {', '.join(examples)}; set your "
@@ -72,8 +75,11 @@ def prerequisites(env: str, context: dict[str, str]) -> list[str]:
 def build(args: argparse.Namespace, aws: Aws, account: str, region: str) -> Setup:
     toml = tomllib.loads((tools.ROOT / "autopipe.toml").read_text())["environments"][args.env]
     given = dict(item.split("=", 1) for item in args.context)
-    context = {**given, f"{args.env}:account": account,
-               f"{args.env}:github_repository": args.repository}  # fmt: skip
+    context = {
+        **given,
+        f"{args.env}:account": account,
+        f"{args.env}:github_repository": args.repository,
+    }
     base = cfg.load(args.env, context_of(args).get)
     if region != base.region:
         context[f"{args.env}:region"] = region
@@ -87,7 +93,7 @@ def build(args: argparse.Namespace, aws: Aws, account: str, region: str) -> Setu
     return Setup(config, aws, account, region, sha, context, toml.get("url", ""))
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: C901, PLR0912 - the flow, in order
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     problems = prerequisites(args.env, context_of(args))
     if problems:
@@ -97,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: C901, PLR0912 - the
         args.env
     ].get("region")
     region = args.region or os.environ.get("AWS_REGION") or toml_region
-    aws = Aws(region=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), read_only=args.dry_run)
+    aws = Aws(
+        region=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), read_only=args.dry_run
+    )
     try:
         identity = aws.sts().get_caller_identity()
         setup = build(args, aws, identity["Account"], region)
@@ -130,12 +138,21 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: C901, PLR0912 - the
                 changed.append(step.title)
                 print(f"{label}: {already}")
             done.append(f"{step.title}: {already}")
-        except (ConfigError, AutopipeError, Exception) as exc:  # noqa: BLE001 - reported, exit 1
-            print(f"setup: step {number}/{len(STEPS)} ({step.title}) failed: {exc}", file=sys.stderr)
-            print("  exists now:" + "".join(f"\n    {d}" for d in done) if done
-                  else "  nothing exists yet", file=sys.stderr)  # fmt: skip
-            print(f"  fix the cause and re-run ./setup.sh {args.env} --repository "
-                  f"{args.repository}: it continues from step {number}", file=sys.stderr)  # fmt: skip
+        except (ConfigError, AutopipeError, Exception) as exc:
+            print(
+                f"setup: step {number}/{len(STEPS)} ({step.title}) failed: {exc}", file=sys.stderr
+            )
+            print(
+                "  exists now:" + "".join(f"\n    {d}" for d in done)
+                if done
+                else "  nothing exists yet",
+                file=sys.stderr,
+            )
+            print(
+                f"  fix the cause and re-run ./setup.sh {args.env} --repository "
+                f"{args.repository}: it continues from step {number}",
+                file=sys.stderr,
+            )
             return 1
     changed += github.variables(setup, args.repository, dry_run=args.dry_run)
     if args.dry_run:

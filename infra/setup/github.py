@@ -20,17 +20,22 @@ def variables(s: Setup, repository: str, *, dry_run: bool) -> list[str]:
     values = wanted(s)
     url = (s.facts.get(s.config.stack_name) or {}).get("Url")
     if url and url != s.url:
-        print(f"note: the stack serves {url}; set autopipe.toml [environments.{s.config.name}] "
-              f"url = \"{url}\" so CI's deploys smoke-test it")  # fmt: skip
+        print(
+            f"note: the stack serves {url}; set autopipe.toml [environments.{s.config.name}] "
+            f'url = "{url}" so CI\'s deploys smoke-test it'
+        )
     signed_in = not tools.missing(["gh"]) and tools.output(["gh", "auth", "status"])[0] == 0
     if not signed_in:
-        print(f"GitHub repository variables for {repository} (Settings > Secrets and variables "
-              "> Actions > Variables):")  # fmt: skip
+        print(
+            f"GitHub repository variables for {repository} (Settings > Secrets and variables "
+            "> Actions > Variables):"
+        )
         for name, value in values.items():
             print(f"  {name} = {value}")
         return []
-    code, listed = tools.output(["gh", "variable", "list", "--repo", repository, "--json",
-                                 "name,value"])  # fmt: skip
+    code, listed = tools.output(
+        ["gh", "variable", "list", "--repo", repository, "--json", "name,value"]
+    )
     current = {v["name"]: v["value"] for v in json.loads(listed or "[]")} if code == 0 else {}
     changed = []
     for name, value in values.items():

@@ -15,8 +15,13 @@ from infra.setup import tools
 
 CDK_TOOLKIT_VERSION = "/cdk-bootstrap/hnb659fds/version"  # the default qualifier's record
 COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
-NOT_FOUND = ("ParameterNotFound", "RepositoryNotFoundException", "ImageNotFoundException",
-             "ValidationError", "ClusterNotFoundException")  # fmt: skip
+NOT_FOUND = (
+    "ParameterNotFound",
+    "RepositoryNotFoundException",
+    "ImageNotFoundException",
+    "ValidationError",
+    "ClusterNotFoundException",
+)
 
 
 @dataclass
@@ -45,8 +50,15 @@ class Setup:
 
     def cdk_deploy(self, stack: str) -> list[str]:
         context = [arg for k, v in self.context.items() for arg in ("-c", f"{k}={v}")]
-        return [*tools.cdk(), "deploy", stack, "--exclusively", "--require-approval", "never",
-                *context]  # fmt: skip
+        return [
+            *tools.cdk(),
+            "deploy",
+            stack,
+            "--exclusively",
+            "--require-approval",
+            "never",
+            *context,
+        ]
 
 
 def _missing(exc: Exception) -> bool:
@@ -135,14 +147,26 @@ def _image_plan(s: Setup) -> str:
 
 def _image_do(s: Setup) -> str:
     image = f"{s.repository_uri}:{s.tag}"
-    tools.run(["docker", "build", "--build-arg", f"GIT_SHA={s.git_sha}",
-               "--build-arg", f"IMAGE_TAG={s.tag}", "-t", image, "."])  # fmt: skip
+    tools.run(
+        [
+            "docker",
+            "build",
+            "--build-arg",
+            f"GIT_SHA={s.git_sha}",
+            "--build-arg",
+            f"IMAGE_TAG={s.tag}",
+            "-t",
+            image,
+            ".",
+        ]
+    )
     token = s.aws.ecr().get_authorization_token()["authorizationData"][0]["authorizationToken"]
     import base64  # noqa: PLC0415 - only here
 
     password = base64.b64decode(token).decode().split(":", 1)[1]
-    tools.run(["docker", "login", "--username", "AWS", "--password-stdin", s.registry],
-              stdin=password)  # fmt: skip
+    tools.run(
+        ["docker", "login", "--username", "AWS", "--password-stdin", s.registry], stdin=password
+    )
     tools.run(["docker", "push", image])
     if _image_done(s) is None:
         raise tools.SetupError(f"{image} was pushed but the repository does not list it")
@@ -196,9 +220,22 @@ def _deploy_done(s: Setup) -> str | None:
 
 def _deploy_command(s: Setup) -> list[str]:
     outputs = s.facts.get(s.config.stack_name) or {}
-    return ["autopipe", "deploy", "--env", s.config.name, "--region", s.region,
-            "--digest", s.facts.get("digest", "<digest of step 3>"), "--git-sha", s.git_sha,
-            "--url", outputs.get("Url", s.url), "--reason", "first deploy (setup.sh)"]  # fmt: skip
+    return [
+        "autopipe",
+        "deploy",
+        "--env",
+        s.config.name,
+        "--region",
+        s.region,
+        "--digest",
+        s.facts.get("digest", "<digest of step 3>"),
+        "--git-sha",
+        s.git_sha,
+        "--url",
+        outputs.get("Url", s.url),
+        "--reason",
+        "first deploy (setup.sh)",
+    ]
 
 
 def _deploy_do(s: Setup) -> str:
@@ -207,13 +244,17 @@ def _deploy_do(s: Setup) -> str:
 
 
 STEPS = (
-    Step("CDK toolkit", _toolkit_done, lambda s: "run " + " ".join(_toolkit_command(s)),
-         _toolkit_do),  # fmt: skip
+    Step(
+        "CDK toolkit", _toolkit_done, lambda s: "run " + " ".join(_toolkit_command(s)), _toolkit_do
+    ),
     _stack_step("bootstrap stack", lambda c: c.bootstrap_stack_name),
     Step("first image", _image_done, _image_plan, _image_do),
-    Step("release record", _release_done,
-         lambda s: f"write {', '.join(_release_names(s).values())}", _release_do),  # fmt: skip
+    Step(
+        "release record",
+        _release_done,
+        lambda s: f"write {', '.join(_release_names(s).values())}",
+        _release_do,
+    ),
     _stack_step("service stack", lambda c: c.stack_name),
-    Step("first deploy", _deploy_done, lambda s: "run " + " ".join(_deploy_command(s)),
-         _deploy_do),  # fmt: skip
+    Step("first deploy", _deploy_done, lambda s: "run " + " ".join(_deploy_command(s)), _deploy_do),
 )

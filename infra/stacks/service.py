@@ -135,6 +135,7 @@ class ServiceStack(Stack):
                 "DB_NAME": DB_NAME,
                 "DB_USER": DB_USER,
                 "LOG_LEVEL": c.app_log_level,
+                **db.CLIENT_TLS,
             },
         )
         # What autopipe.toml's `ssm:` values read: the address of this stack's database.

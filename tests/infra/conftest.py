@@ -28,7 +28,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CERTIFICATE = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-test"
-SLACK = {"slack_workspace_id": "T0TESTWORKSPACE", "slack_channel_id": "C0TESTCHANNEL"}
+SLACK: dict[str, Any] = {
+    "slack_workspace_id": "T0TESTWORKSPACE",
+    "slack_channel_id": "C0TESTCHANNEL",
+}
 NEEDED = ("aws_cdk", "cdk_nag", "constructs", "boto3", "moto")
 
 missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]

@@ -25,8 +25,10 @@ def test_slack_receives_both_alarm_topics_through_a_read_only_channel(synth: Syn
     channel = synth.one("AutoPipe-cheap", CHATBOT)
     assert channel["SlackWorkspaceId"] == SLACK["slack_workspace_id"]
     assert channel["SlackChannelId"] == SLACK["slack_channel_id"]
-    topics = {_by_ref(synth, "AutoPipe-cheap", t)["Properties"]["TopicName"]
-              for t in channel["SnsTopicArns"]}  # fmt: skip
+    topics = {
+        _by_ref(synth, "AutoPipe-cheap", t)["Properties"]["TopicName"]
+        for t in channel["SnsTopicArns"]
+    }
     assert topics == {"auto-pipe-cheap-page", "auto-pipe-cheap-ticket"}
     # Without guardrails Chatbot applies AdministratorAccess: the channel's ceiling must be
     # given, and be reads only; its role reads only as well.
@@ -72,11 +74,10 @@ def test_the_data_keys_service_statements_are_bound_to_this_account(
         else:
             assert principal == "cloudwatch.amazonaws.com"
             env = stack.removeprefix("AutoPipe-")
+            alarms = f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:auto-pipe-{env}-*"
             assert conditions == {
                 "StringEquals": {"aws:SourceAccount": "123456789012"},
-                "ArnLike": {
-                    "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:auto-pipe-{env}-*"
-                },
+                "ArnLike": {"aws:SourceArn": alarms},
             }
 
 

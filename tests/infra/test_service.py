@@ -129,7 +129,9 @@ def test_without_a_certificate_http_forwards(synth: Synth) -> None:
 def test_with_a_certificate_https_serves_and_http_redirects(synth: Synth) -> None:
     listeners = {
         r["Properties"]["Port"]: r["Properties"]
-        for r in synth.resources("AutoPipe-imported", "AWS::ElasticLoadBalancingV2::Listener").values()
+        for r in synth.resources(
+            "AutoPipe-imported", "AWS::ElasticLoadBalancingV2::Listener"
+        ).values()
     }
     assert set(listeners) == {80, 443}
     https = listeners[443]

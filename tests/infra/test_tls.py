@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.infra.conftest import ROOT, TEST_CERTIFICATE, Synth
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 
 
-def listeners(synth: Synth, stack: str) -> dict[int, dict[str, object]]:
+def listeners(synth: Synth, stack: str) -> dict[int, dict[str, Any]]:
     found = synth.resources(stack, LISTENER).values()
     return {r["Properties"]["Port"]: r["Properties"] for r in found}
 
@@ -42,7 +43,7 @@ def test_production_without_tls_is_refused_with_the_fix() -> None:
         {"domain_name": "api.other.org", "hosted_zone_id": "Z1", "hosted_zone_name": "x.com"},
     ],
 )
-def test_half_configured_tls_is_refused(change: dict[str, str]) -> None:
+def test_half_configured_tls_is_refused(change: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         dataclasses.replace(config.STAGING, **change)
 
@@ -63,9 +64,13 @@ def test_https_serves_a_current_policy_and_http_redirects(synth: Synth, stack: s
     assert https["Protocol"] == "HTTPS"
     # TLS 1.3 with 1.2 as the floor: ELBSecurityPolicy-TLS13-1-2-*.
     assert str(https["SslPolicy"]).startswith("ELBSecurityPolicy-TLS13-1-2")
-    (redirect,) = found[80]["DefaultActions"]  # type: ignore[attr-defined]
+    (redirect,) = found[80]["DefaultActions"]
     assert redirect["Type"] == "redirect"
-    assert redirect["RedirectConfig"] == {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}
+    assert redirect["RedirectConfig"] == {
+        "Port": "443",
+        "Protocol": "HTTPS",
+        "StatusCode": "HTTP_301",
+    }
 
 
 def test_a_hosted_zone_gets_a_dns_validated_certificate_and_the_alias(synth: Synth) -> None:
@@ -110,9 +115,7 @@ def test_metrics_are_not_reachable_through_the_load_balancer(synth: Synth, stack
     props = rule["Properties"]
     serving = 443 if stack.endswith("production") else 80
     (listener_id,) = [
-        k
-        for k, r in synth.resources(stack, LISTENER).items()
-        if r["Properties"]["Port"] == serving
+        k for k, r in synth.resources(stack, LISTENER).items() if r["Properties"]["Port"] == serving
     ]
     assert props["ListenerArn"] == {"Ref": listener_id}
     assert props["Priority"] == 1  # before the default forward to the service

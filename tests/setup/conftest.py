@@ -24,8 +24,14 @@ from tests.support.pg import free_port
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("cdk", "docker", "autopipe", "gh")
 # Plain HTTP for the test (cdk.json's example staging domain is refused by setup on purpose).
-HTTP_ONLY = ["-c", "staging:domain_name=", "-c", "staging:hosted_zone_id=",
-             "-c", "staging:hosted_zone_name="]  # fmt: skip
+HTTP_ONLY = [
+    "-c",
+    "staging:domain_name=",
+    "-c",
+    "staging:hosted_zone_id=",
+    "-c",
+    "staging:hosted_zone_name=",
+]
 
 
 @pytest.fixture(scope="session")
@@ -45,16 +51,30 @@ class World:
     gh_state: Path
     env: dict[str, str]
 
-    def run(self, *args: str, stdin: str = "", fail: str = "", tools: tuple[str, ...] = TOOLS,
-            command: list[str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def run(
+        self,
+        *args: str,
+        stdin: str = "",
+        fail: str = "",
+        tools: tuple[str, ...] = TOOLS,
+        command: list[str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         for name in TOOLS:
             (self.bin / name).unlink(missing_ok=True)
             if name in tools:
                 (self.bin / name).symlink_to(self.bin / "standin.py")
         env = {**self.env, "STANDIN_FAIL": fail}
         argv = command or [sys.executable, "-m", "infra.setup"]
-        return subprocess.run([*argv, *args], cwd=ROOT, env=env, input=stdin, text=True,
-                              capture_output=True, timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [*argv, *args],
+            cwd=ROOT,
+            env=env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
 
     def calls(self) -> list[list[str]]:
         if not self.record.exists():
@@ -62,20 +82,30 @@ class World:
         return [json.loads(line) for line in self.record.read_text().splitlines()]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name="eu-west-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        factory: Any = boto3.client  # the service name is a variable: no typed overload applies
+        return factory(
+            service,
+            endpoint_url=self.url,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def state(self) -> dict[str, Any]:
         """What exists in the emulated account (what a write would change)."""
         ssm = self.client("ssm").describe_parameters()["Parameters"]
         return {
             "parameters": sorted((p["Name"], p["Version"]) for p in ssm),
-            "repositories": [r["repositoryName"]
-                             for r in self.client("ecr").describe_repositories()["repositories"]],
-            "stacks": [s["StackName"] for s in self.client("cloudformation").describe_stacks()["Stacks"]],
+            "repositories": [
+                r["repositoryName"]
+                for r in self.client("ecr").describe_repositories()["repositories"]
+            ],
+            "stacks": [
+                s["StackName"] for s in self.client("cloudformation").describe_stacks()["Stacks"]
+            ],
             "services": self.client("ecs").list_clusters()["clusterArns"],
             "variables": json.loads(self.gh_state.read_text()) if self.gh_state.exists() else {},
-        }  # fmt: skip
+        }
 
 
 @pytest.fixture

@@ -12,14 +12,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 ACCOUNT_ROLE = "arn:aws:iam::{account}:role/auto-pipe-github-deploy"
 
 
-def client(service: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
+def client(service: str) -> Any:
+    factory: Any = boto3.client  # the service name is a variable: no typed overload applies
+    return factory(
         service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"]
     )
 
@@ -35,8 +37,9 @@ def stack(name: str, outputs: dict[str, str]) -> None:
 def cdk(args: list[str]) -> None:
     account = client("sts").get_caller_identity()["Account"]
     if args[0] == "bootstrap":
-        client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="28",
-                                    Type="String")  # fmt: skip
+        client("ssm").put_parameter(
+            Name="/cdk-bootstrap/hnb659fds/version", Value="28", Type="String"
+        )
     elif args[:2] == ["deploy", "AutoPipe-staging-Bootstrap"]:
         client("ecr").create_repository(repositoryName="auto-pipe-api")
         stack(args[1], {"DeployRoleArn": ACCOUNT_ROLE.format(account=account)})
@@ -45,9 +48,15 @@ def cdk(args: list[str]) -> None:
         ecs = client("ecs")
         ecs.create_cluster(clusterName="auto-pipe-cluster")
         arn = register(image["Parameter"]["Value"])
-        ecs.create_service(cluster="auto-pipe-cluster", serviceName="auto-pipe-service",
-                           taskDefinition=arn, desiredCount=1)  # fmt: skip
-        stack(args[1], {"Url": "http://auto-pipe-staging.elb.example", "StackTaskDefinitionArn": arn})
+        ecs.create_service(
+            cluster="auto-pipe-cluster",
+            serviceName="auto-pipe-service",
+            taskDefinition=arn,
+            desiredCount=1,
+        )
+        stack(
+            args[1], {"Url": "http://auto-pipe-staging.elb.example", "StackTaskDefinitionArn": arn}
+        )
 
 
 def register(image: str) -> str:
@@ -63,11 +72,15 @@ def docker(args: list[str]) -> None:
         assert sys.stdin.read(), "docker login without a password on stdin"
     if args[0] == "push":
         repository, tag = args[1].split("/", 1)[1].split(":")
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                    "config": {"digest": "sha256:" + "0" * 64, "size": 1, "mediaType": "x"},
-                    "layers": []}  # fmt: skip
-        client("ecr").put_image(repositoryName=repository, imageManifest=json.dumps(manifest),
-                                imageTag=tag)  # fmt: skip
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "0" * 64, "size": 1, "mediaType": "x"},
+            "layers": [],
+        }
+        client("ecr").put_image(
+            repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
+        )
 
 
 def autopipe(args: list[str]) -> None:
@@ -75,8 +88,9 @@ def autopipe(args: list[str]) -> None:
     image = client("ssm").get_parameter(Name="/auto-pipe/staging/release/image")
     uri = image["Parameter"]["Value"].split("@")[0]
     arn = register(f"{uri}@{options['--digest']}")
-    client("ecs").update_service(cluster="auto-pipe-cluster", service="auto-pipe-service",
-                                 taskDefinition=arn)  # fmt: skip
+    client("ecs").update_service(
+        cluster="auto-pipe-cluster", service="auto-pipe-service", taskDefinition=arn
+    )
 
 
 def gh(args: list[str]) -> None:

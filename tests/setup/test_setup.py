@@ -11,14 +11,24 @@ from tests.setup.conftest import HTTP_ONLY, ROOT, World
 ACCOUNT = "123456789012"  # moto's account
 REGISTRY = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
 ARGS = ("staging", "--repository", "acme/api", "--yes", *HTTP_ONLY)
-CONTEXT = ["-c", "staging:domain_name=", "-c", "staging:hosted_zone_id=",
-           "-c", "staging:hosted_zone_name=", "-c", f"staging:account={ACCOUNT}",
-           "-c", "staging:github_repository=acme/api"]  # fmt: skip
+CONTEXT = [
+    "-c",
+    "staging:domain_name=",
+    "-c",
+    "staging:hosted_zone_id=",
+    "-c",
+    "staging:hosted_zone_name=",
+    "-c",
+    f"staging:account={ACCOUNT}",
+    "-c",
+    "staging:github_repository=acme/api",
+]
 
 
 def head() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_a_first_run_sets_up_everything_and_a_second_changes_nothing(world: World) -> None:
@@ -34,25 +44,60 @@ def test_a_first_run_sets_up_everything_and_a_second_changes_nothing(world: Worl
     assert calls == [
         ["cdk", "bootstrap", f"aws://{ACCOUNT}/eu-west-1"],
         ["cdk", deploy[0], "AutoPipe-staging-Bootstrap", *deploy[1:]],
-        ["docker", "build", "--build-arg", f"GIT_SHA={sha}", "--build-arg", f"IMAGE_TAG={tag}",
-         "-t", f"{REGISTRY}/auto-pipe-api:{tag}", "."],
+        [
+            "docker",
+            "build",
+            "--build-arg",
+            f"GIT_SHA={sha}",
+            "--build-arg",
+            f"IMAGE_TAG={tag}",
+            "-t",
+            f"{REGISTRY}/auto-pipe-api:{tag}",
+            ".",
+        ],
         ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
         ["docker", "push", f"{REGISTRY}/auto-pipe-api:{tag}"],
         ["cdk", deploy[0], "AutoPipe-staging", *deploy[1:]],
-        ["autopipe", "deploy", "--env", "staging", "--region", "eu-west-1", "--digest", digest,
-         "--git-sha", sha, "--url", "http://auto-pipe-staging.elb.example",
-         "--reason", "first deploy (setup.sh)"],
+        [
+            "autopipe",
+            "deploy",
+            "--env",
+            "staging",
+            "--region",
+            "eu-west-1",
+            "--digest",
+            digest,
+            "--git-sha",
+            sha,
+            "--url",
+            "http://auto-pipe-staging.elb.example",
+            "--reason",
+            "first deploy (setup.sh)",
+        ],
         ["gh", "auth", "status"],
         ["gh", "variable", "list", "--repo", "acme/api", "--json", "name,value"],
         ["gh", "variable", "set", "AWS_REGION", "--repo", "acme/api", "--body", "eu-west-1"],
-        ["gh", "variable", "set", "AWS_STAGING_ROLE_ARN", "--repo", "acme/api", "--body",
-         f"arn:aws:iam::{ACCOUNT}:role/auto-pipe-github-deploy"],
-    ]  # fmt: skip
+        [
+            "gh",
+            "variable",
+            "set",
+            "AWS_STAGING_ROLE_ARN",
+            "--repo",
+            "acme/api",
+            "--body",
+            f"arn:aws:iam::{ACCOUNT}:role/auto-pipe-github-deploy",
+        ],
+    ]
     ssm = world.client("ssm")
-    recorded = {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in ssm.get_parameters_by_path(
-        Path="/auto-pipe/staging/release")["Parameters"]}  # fmt: skip
-    assert recorded == {"image": f"{REGISTRY}/auto-pipe-api@{digest}", "image-tag": tag,
-                        "git-sha": sha}  # fmt: skip
+    recorded = {
+        p["Name"].rsplit("/", 1)[1]: p["Value"]
+        for p in ssm.get_parameters_by_path(Path="/auto-pipe/staging/release")["Parameters"]
+    }
+    assert recorded == {
+        "image": f"{REGISTRY}/auto-pipe-api@{digest}",
+        "image-tag": tag,
+        "git-sha": sha,
+    }
     assert "http://auto-pipe-staging.elb.example" in first.stdout  # the autopipe.toml note
 
     before = world.state()
@@ -60,8 +105,7 @@ def test_a_first_run_sets_up_everything_and_a_second_changes_nothing(world: Worl
     second = world.run(*ARGS)
     assert second.returncode == 0, second.stderr
     assert world.state() == before  # same parameter versions, stacks, images, variables
-    assert [c[:3] for c in world.calls()] == [
-        ["gh", "auth", "status"], ["gh", "variable", "list"]]  # fmt: skip
+    assert [c[:3] for c in world.calls()] == [["gh", "auth", "status"], ["gh", "variable", "list"]]
     assert second.stdout.count("done already") == 6
     assert "Nothing to change: staging is set up." in second.stdout
 
@@ -87,7 +131,9 @@ def test_a_failed_step_says_where_it_stopped_and_a_rerun_continues(world: World)
     assert "exists now:" in failed.stderr
     for done in ("CDK toolkit", "bootstrap stack", "first image", "release record"):
         assert f"    {done}: " in failed.stderr
-    assert "re-run ./setup.sh staging --repository acme/api: it continues from step 5" in failed.stderr
+    assert (
+        "re-run ./setup.sh staging --repository acme/api: it continues from step 5" in failed.stderr
+    )
     world.record.unlink()
     resumed = world.run(*ARGS)
     assert resumed.returncode == 0, resumed.stderr
@@ -139,7 +185,10 @@ def test_setup_sh_runs_the_same_module(world: World) -> None:
     assert bash is not None
     result = world.run(*ARGS, "--dry-run", command=[bash, str(ROOT / "setup.sh")])
     assert result.returncode == 0, result.stderr
-    assert sum(line.startswith("[") and ": would " in line
-               for line in result.stdout.splitlines()) == 6  # fmt: skip
-    assert world.calls() == [["gh", "auth", "status"],
-                             ["gh", "variable", "list", "--repo", "acme/api", "--json", "name,value"]]  # fmt: skip
+    assert (
+        sum(line.startswith("[") and ": would " in line for line in result.stdout.splitlines()) == 6
+    )
+    assert world.calls() == [
+        ["gh", "auth", "status"],
+        ["gh", "variable", "list", "--repo", "acme/api", "--json", "name,value"],
+    ]
