@@ -15,9 +15,11 @@ constant, not by the ARN of the stack's revision: the stack's task definition (w
 recorded release) is what ECS runs when the service is first created, but whatever an infra
 deploy changes in it, or in the release it reads, registers a revision and never changes the
 service's TaskDefinition property, so CloudFormation never starts a deployment of its own.
-Per the CloudFormation reference, a family without a revision means the latest ACTIVE revision,
-and it is only resolved when the property itself changes (docs/infrastructure.md: ownership):
-https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html
+A family without a revision means the latest ACTIVE revision, resolved when the service is
+created or the property is sent; should CloudFormation send it with another change to the
+service itself, that revision is the stack's, which carries the recorded release (the image
+running now), so even then nothing is reverted (docs/infrastructure.md: one owner):
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class FargateApp(Construct):
             service_name=service_name,
             cluster=self.cluster,
             task_definition=task_definition,
+            # The family, not this revision's ARN: see the module docstring.
+            task_definition_revision=ecs.TaskDefinitionRevision.LATEST,
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -85,10 +89,6 @@ class FargateApp(Construct):
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
         self.service.attach_to_application_target_group(target_group)
-        service = self.service.node.default_child
-        if not isinstance(service, ecs.CfnService):
-            raise TypeError("expected the service's CloudFormation resource")
-        service.task_definition = task_definition.family
         # The family string carries no reference: order the first revision before the service.
         self.service.node.add_dependency(task_definition)
         if assign_public_ip:

@@ -9,6 +9,7 @@ import hashlib
 import re
 import ssl
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,9 @@ def _dockerfile() -> str:
 
 
 def _image_path() -> str:
-    (path,) = re.findall(r"COPY --from=build /src/rds-global-bundle.pem (\S+)", _dockerfile())
-    return path
+    found = re.search(r"COPY --from=build /src/rds-global-bundle.pem (\S+)", _dockerfile())
+    assert found is not None, "the Dockerfile must install the bundle"
+    return found.group(1)
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
@@ -37,17 +39,19 @@ def test_both_task_definitions_verify_the_database(synth: Synth, env: str) -> No
 
 
 def test_the_vendored_bundle_is_the_one_the_build_pins() -> None:
-    (pinned,) = re.findall(r"ARG RDS_CA_SHA256=([0-9a-f]{64})", _dockerfile())
-    assert hashlib.sha256(BUNDLE.read_bytes()).hexdigest() == pinned
+    pinned = re.search(r"ARG RDS_CA_SHA256=([0-9a-f]{64})", _dockerfile())
+    assert pinned is not None
+    assert hashlib.sha256(BUNDLE.read_bytes()).hexdigest() == pinned.group(1)
     assert "!docker/rds/global-bundle.pem" in (ROOT / ".dockerignore").read_text()
 
 
 def test_the_bundle_holds_the_roots_rds_serves_in_the_default_region() -> None:
     context = ssl.create_default_context(cafile=str(BUNDLE))
+    subjects: list[Any] = [cert["subject"] for cert in context.get_ca_certs()]
     names = {
         value
-        for cert in context.get_ca_certs()
-        for rdn in cert["subject"]
+        for subject in subjects
+        for rdn in subject
         for key, value in rdn
         if key == "commonName"
     }
