@@ -52,7 +52,12 @@ def build_app(
 ) -> cdk.App:
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     if environments is None:
-        environments = [cfg.load(name, app.node.try_get_context) for name in cfg.ENVIRONMENT_NAMES]
+        # `-c environments=staging` synthesizes one environment only (setup.sh does, so another
+        # environment's example values in cdk.json never reach the one being set up).
+        names = str(app.node.try_get_context("environments") or ",".join(cfg.ENVIRONMENT_NAMES))
+        environments = [
+            cfg.load(name.strip(), app.node.try_get_context) for name in names.split(",")
+        ]
     environments = cfg.link(environments)
     template = taskdef_template.load(template_path)
     for env in environments:

@@ -23,6 +23,7 @@ from infra.setup.steps import STEPS, Setup
 PREREQUISITES = ("git", "docker", "autopipe")
 REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 EXAMPLE = re.compile(r"example|EXAMPLE")
+EXAMPLE_ACCOUNTS = ("111111111111", "222222222222")  # cdk.json's
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -42,8 +43,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     for item in args.context:
-        if "=" not in item or not item.startswith(f"{args.env}:"):
-            parser.error(f"-c {item}: expected {args.env}:KEY=VALUE")
+        if "=" not in item or item.split(":", 1)[0] not in cfg.ENVIRONMENT_NAMES:
+            parser.error(f"-c {item}: expected ENV:KEY=VALUE, e.g. {args.env}:domain_name=…")
     if not REPOSITORY.match(args.repository):
         parser.error(f"--repository: expected OWNER/REPO, got {args.repository!r}")
     return args
@@ -63,6 +64,8 @@ def prerequisites(env: str, context: dict[str, str]) -> list[str]:
         for k, v in context.items()
         if k.startswith(f"{env}:") and not k.endswith(":account") and EXAMPLE.search(v)
     ]
+    if env == "production" and context.get("staging:account") in (None, "", *EXAMPLE_ACCOUNTS):
+        examples.append("staging:account (the account that builds the images)")
     if examples:
         problems.append(
             f"cdk.json still has example values for {env}: {', '.join(examples)}; set your "
@@ -77,6 +80,9 @@ def build(args: argparse.Namespace, aws: Aws, account: str, region: str) -> Setu
     given = dict(item.split("=", 1) for item in args.context)
     context = {
         **given,
+        # Only what this environment needs is synthesized: production also needs staging's
+        # account (where its image comes from), staging nothing of production's.
+        "environments": "staging,production" if args.env == "production" else args.env,
         f"{args.env}:account": account,
         f"{args.env}:github_repository": args.repository,
     }
@@ -85,8 +91,10 @@ def build(args: argparse.Namespace, aws: Aws, account: str, region: str) -> Setu
         context[f"{args.env}:region"] = region
         context.setdefault(f"{args.env}:availability_zones", f"{region}a,{region}b")
     merged = {**cfg.checked_in_context(), **context}
-    environments = cfg.link([cfg.load(name, merged.get) for name in cfg.ENVIRONMENT_NAMES])
-    (config,) = [e for e in environments if e.name == args.env]
+    names = context["environments"].split(",")
+    (config,) = [
+        e for e in cfg.link([cfg.load(n, merged.get) for n in names]) if e.name == args.env
+    ]
     code, sha = tools.output(["git", "rev-parse", "HEAD"])
     if code != 0 or not re.fullmatch(r"[0-9a-f]{40}", sha):
         raise tools.SetupError("not a git checkout with a commit: run setup.sh from the clone")

@@ -122,9 +122,16 @@ def pg() -> Iterator[PostgresServer]:
     server.destroy()
 
 
-async def test_a_database_outage_replaces_no_task(synth: Synth, pg: PostgresServer) -> None:
+@pytest.fixture
+def url(pg: PostgresServer) -> str:
     url = pg.create_database("health_outage")
-    migrate(url)
+    migrate(url)  # Alembic runs its own event loop: not inside the test's
+    return url
+
+
+async def test_a_database_outage_replaces_no_task(
+    synth: Synth, pg: PostgresServer, url: str
+) -> None:
     env = {
         "DATABASE_URL": url,
         "API_KEYS": API_KEY,

@@ -19,6 +19,8 @@ CONTEXT = [
     "-c",
     "staging:hosted_zone_name=",
     "-c",
+    "environments=staging",
+    "-c",
     f"staging:account={ACCOUNT}",
     "-c",
     "staging:github_repository=acme/api",
@@ -158,6 +160,10 @@ def test_missing_prerequisites_and_example_values_are_refused(world: World) -> N
     example = world.run("staging", "--repository", "acme/api", "--yes")
     assert example.returncode == 1
     assert "cdk.json still has example values for staging" in example.stderr
+    production = world.run("production", "--repository", "acme/api", "--yes")
+    assert production.returncode == 1
+    assert "production:domain_name=api.auto-pipe.example.com" in production.stderr
+    assert "staging:account (the account that builds the images)" in production.stderr
     assert world.calls() == []
 
 
