@@ -72,7 +72,7 @@ class World:
             input=stdin,
             text=True,
             capture_output=True,
-            timeout=120,
+            timeout=600,  # a hang guard, not a speed limit
             check=False,
         )
 
