@@ -31,6 +31,12 @@ RUN /opt/uv/bin/uv sync --locked --no-default-groups --no-install-project --pyth
     && rm -rf /root/.cache
 COPY app ./app
 RUN /opt/venv/bin/python -m compileall -q app
+# The RDS certificate bundle the service verifies the database against (docker/rds/README.md):
+# vendored, so the build needs no network, and pinned, so a changed file fails the build.
+ARG RDS_CA_SHA256=fefac91d6800404461cece76724bc0a2383f4f556a1c9beb0813fac6f2e1e49f
+COPY docker/rds/global-bundle.pem ./rds-global-bundle.pem
+RUN printf '%s  %s\n' "${RDS_CA_SHA256}" rds-global-bundle.pem > rds.sha256 \
+    && sha256sum -c rds.sha256
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG GIT_SHA=unknown
@@ -58,6 +64,7 @@ ENV PATH=/opt/venv/bin:${PATH} \
     IMAGE_TAG=${IMAGE_TAG}
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/app /app/app
+COPY --from=build /src/rds-global-bundle.pem /app/certs/rds-global-bundle.pem
 WORKDIR /app
 USER 10001:10001
 # Not 80: a non-root process cannot bind below 1024 without a capability.

@@ -218,3 +218,13 @@ synth: sync ## Synthesize the CDK stacks into $(CDK_OUT) (a cdk-nag finding fail
 .PHONY: infra-check
 infra-check: sync ## Synthesize, then cdk-nag, cfn-lint and checkov on the templates: 0 findings each
 	@$(INFRA_ENV) $(RUN) python -m infra.check
+
+.PHONY: setup
+setup: sync ## First setup of an environment in one command: SETUP_ARGS="staging --repository OWNER/REPO [--dry-run]"
+	@bash setup.sh $(SETUP_ARGS)
+
+RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+.PHONY: rds-ca-bundle
+rds-ca-bundle: ## Refresh docker/rds/global-bundle.pem from RDS and print the SHA-256 for the Dockerfile's RDS_CA_SHA256
+	curl -fsSL --proto '=https' --tlsv1.2 -o docker/rds/global-bundle.pem $(RDS_CA_URL)
+	@sha256sum docker/rds/global-bundle.pem

@@ -4,6 +4,9 @@
     npx aws-cdk@2 --app "uv run python -m infra.app" --output infra/cdk.out deploy STACK
 
 cdk-nag's AwsSolutions pack runs at every synthesis: an unacknowledged finding fails it.
+Per-environment values come from cdk.json's `context` (the CDK CLI passes it; `make synth`
+reads the same file), whose checked-in values are examples: production refuses to synthesize
+without TLS or without a way to reach the image (infra/config.py), so the example has both.
 """
 
 from __future__ import annotations
@@ -49,7 +52,13 @@ def build_app(
 ) -> cdk.App:
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     if environments is None:
-        environments = [cfg.load(name, app.node.try_get_context) for name in cfg.ENVIRONMENT_NAMES]
+        # `-c environments=staging` synthesizes one environment only (setup.sh does, so another
+        # environment's example values in cdk.json never reach the one being set up).
+        names = str(app.node.try_get_context("environments") or ",".join(cfg.ENVIRONMENT_NAMES))
+        environments = [
+            cfg.load(name.strip(), app.node.try_get_context) for name in names.split(",")
+        ]
+    environments = cfg.link(environments)
     template = taskdef_template.load(template_path)
     for env in environments:
         add_environment(app, env, template)
@@ -88,7 +97,10 @@ def add_environment(
 def main() -> None:
     # The CDK CLI sets CDK_OUTDIR; `make synth` sets it too. Default: infra/cdk.out.
     outdir = os.environ.get("CDK_OUTDIR") or str(taskdef_template.ROOT / "infra" / "cdk.out")
-    build_app(outdir=outdir).synth()
+    # Under the CLI, CDK_CONTEXT_JSON already holds cdk.json's context (and any -c values).
+    from_cli = {"CDK_CONTEXT_JSON", "CONTEXT_OVERFLOW_LOCATION_ENV"} & set(os.environ)
+    context = None if from_cli else cfg.checked_in_context()
+    build_app(outdir=outdir, context=context).synth()
 
 
 if __name__ == "__main__":

@@ -141,9 +141,10 @@ def _checkov(stdout: str, files: list[str]) -> Findings:
 def synthesize(outdir: Path) -> str | None:
     """Synthesize every stack with cdk-nag on; the validation error, if any."""
     from infra.app import build_app  # noqa: PLC0415 - jsii starts only when needed
+    from infra.config import checked_in_context  # noqa: PLC0415
 
     try:
-        build_app(outdir=str(outdir)).synth()
+        build_app(outdir=str(outdir), context=checked_in_context()).synth()
     except RuntimeError as exc:
         return str(exc)
     return None

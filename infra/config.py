@@ -11,13 +11,22 @@ CDK context overrides any field per environment, e.g.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from infra.errors import ConfigError
 
 ENVIRONMENT_NAMES = ("staging", "production")
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+
+
+def checked_in_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """cdk.json's context: what the CDK CLI passes, for a synthesis without the CLI."""
+    context: dict[str, Any] = json.loads(path.read_text()).get("context", {})
+    return context
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +76,16 @@ class EnvironmentConfig:
     requests_per_target_per_minute: int = 3000
     health_check_grace_seconds: int = 60
     enable_execute_command: bool = False
-    # The load balancer.
-    certificate_arn: str | None = None  # set it to serve HTTPS and redirect HTTP to it
+    # The load balancer. TLS: a certificate ARN (imported from ACM), or a Route 53 hosted zone
+    # in which the stack creates a DNS-validated certificate and the alias record. Either way
+    # `domain_name` is the service's address (the smoke URL); without TLS the ALB serves plain
+    # HTTP on its own DNS name, which only staging may do.
+    certificate_arn: str | None = None
+    domain_name: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    # Paths the ALB answers 404 itself: scraped from inside the task, never from the internet.
+    internal_paths: tuple[str, ...] = ("/metrics", "/metrics/*")
     load_balancer_deletion_protection: bool = False
     access_log_days: int = 90
     # The database.
@@ -87,6 +104,9 @@ class EnvironmentConfig:
     ecr_replicate_from_account: str | None = None
     log_retention_days: int = 30
     alarm_email: str = ""  # default of the stack's email parameters; empty = no subscription
+    # Slack through AWS Chatbot: both ids set = both alarm topics post to that channel.
+    slack_workspace_id: str | None = None  # "T0..." (the workspace authorized in the console)
+    slack_channel_id: str | None = None  # "C0..." (the channel's id, not its name)
     slo: Slo = field(default_factory=Slo)
     # GitHub OIDC: the deploy role trusts exactly this repository and GitHub environment.
     github_repository: str = "example-org/auto-pipe"
@@ -98,6 +118,19 @@ class EnvironmentConfig:
         _validate(self)
 
     # Names derived from the environment, shared with autopipe.toml.
+    @property
+    def tls(self) -> bool:
+        return bool(self.certificate_arn or self.hosted_zone_id)
+
+    @property
+    def url(self) -> str | None:
+        """The public URL, when the configuration knows it (TLS on a domain name)."""
+        return f"https://{self.domain_name}" if self.tls else None
+
+    @property
+    def slack(self) -> bool:
+        return bool(self.slack_workspace_id and self.slack_channel_id)
+
     @property
     def prefix(self) -> str:
         return f"auto-pipe-{self.name}"
@@ -183,6 +216,7 @@ def _validate(c: EnvironmentConfig) -> None:
         problems.append("cpu_architecture: X86_64 or ARM64")
     if c.github_repository.count("/") != 1 or "*" in c.github_repository:
         problems.append("github_repository: OWNER/REPO, no wildcards")
+    problems += _edge_problems(c)
     if c.name == "production":
         # The issue's production guarantees: no config can quietly drop them.
         if c.min_tasks < 2:
@@ -193,6 +227,69 @@ def _validate(c: EnvironmentConfig) -> None:
             problems.append("production never enables ECS Exec")
     if problems:
         raise ConfigError(f"environment {c.name}: " + "; ".join(problems))
+
+
+def _edge_problems(c: EnvironmentConfig) -> list[str]:
+    """TLS, DNS, Slack: the settings that only make sense together."""
+    problems = []
+    if c.tls and not c.domain_name:
+        problems.append("TLS needs domain_name (the name the certificate and the URL carry)")
+    if c.hosted_zone_id and not c.hosted_zone_name:
+        problems.append("hosted_zone_id needs hosted_zone_name (e.g. example.com)")
+    if c.hosted_zone_name and c.domain_name and not _within(c.domain_name, c.hosted_zone_name):
+        problems.append(f"domain_name {c.domain_name} is not in the zone {c.hosted_zone_name}")
+    if c.domain_name and not c.tls:
+        problems.append("domain_name needs certificate_arn or hosted_zone_id (HTTPS only)")
+    if bool(c.slack_workspace_id) != bool(c.slack_channel_id):
+        problems.append("Slack needs both slack_workspace_id and slack_channel_id")
+    if not all(p.startswith("/") for p in c.internal_paths):
+        problems.append("internal_paths are absolute paths")
+    return problems
+
+
+def _within(domain: str, zone: str) -> bool:
+    domain, zone = domain.rstrip(".").lower(), zone.rstrip(".").lower()
+    return domain == zone or domain.endswith(f".{zone}")
+
+
+def link(environments: Sequence[EnvironmentConfig]) -> list[EnvironmentConfig]:
+    """What one environment needs from another, checked over the whole app:
+    - with both accounts known and different, ECR replication staging -> production is on
+      (unless configured otherwise), so production can pull the digest staging built;
+    - production refuses to synthesize without TLS, or when it cannot reach the image."""
+    by_name = {e.name: e for e in environments}
+    staging, production = by_name.get("staging"), by_name.get("production")
+    accounts = (staging.account if staging else None, production.account if production else None)
+    if staging and production and all(accounts) and accounts[0] != accounts[1]:
+        if staging.ecr_replicate_to_account is None:
+            staging = dataclasses.replace(staging, ecr_replicate_to_account=production.account)
+        if production.ecr_replicate_from_account is None:
+            production = dataclasses.replace(production, ecr_replicate_from_account=staging.account)
+    if production is not None:
+        _check_production(production, staging)
+    linked = {"staging": staging, "production": production}
+    return [linked.get(e.name) or e for e in environments]
+
+
+def _check_production(p: EnvironmentConfig, staging: EnvironmentConfig | None) -> None:
+    problems = []
+    if not p.tls:
+        problems.append(
+            "production serves HTTPS only: set production:domain_name and either "
+            "production:certificate_arn (an ACM certificate for it) or production:hosted_zone_id "
+            "+ production:hosted_zone_name (the stack then creates the certificate and the "
+            "DNS record), e.g. in cdk.json's context"
+        )
+    source = staging.account if staging else p.ecr_replicate_from_account
+    reachable = source is not None and source in {p.account, p.ecr_replicate_from_account}
+    if not reachable:
+        problems.append(
+            "production cannot pull the image staging pushes: set staging:account and "
+            "production:account (with two accounts, ECR replication between them is then on "
+            "by default), or production:ecr_replicate_from_account to the account that pushes"
+        )
+    if problems:
+        raise ConfigError("environment production: " + "; ".join(problems))
 
 
 STAGING = EnvironmentConfig(

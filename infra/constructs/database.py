@@ -15,6 +15,12 @@ from constructs import Construct
 from infra.checks import acknowledge, skip_checkov
 
 EXPORTED_LOGS = ("postgresql", "upgrade")
+# The service's side of TLS: libpq's variables, which asyncpg honours for every connection.
+# verify-full checks the chain against the RDS bundle in the image (docker/rds/) and the host
+# name; the parameter group's rds.force_ssl refuses any connection without TLS.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html
+RDS_CA_BUNDLE = "/app/certs/rds-global-bundle.pem"
+CLIENT_TLS = {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": RDS_CA_BUNDLE}
 ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_17)
 
 

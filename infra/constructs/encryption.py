@@ -1,6 +1,14 @@
 """One customer-managed KMS key per environment for its data at rest: the log group, the SNS
 topics, the secrets and the database. A customer key (not `aws/sns`) is what lets CloudWatch
-alarms publish to encrypted topics, and its policy names each service that may use it."""
+alarms publish to encrypted topics, and its policy names each service that may use it, each
+bound to this account's own resources (the confused-deputy guard):
+- CloudWatch Logs: the `kms:EncryptionContext:aws:logs:arn` condition naming these log groups,
+  the restriction CloudWatch Logs documents (it carries the log group's ARN, in this account):
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+- CloudWatch alarms: `aws:SourceAccount` = this account and `aws:SourceArn` = this
+  environment's alarms, as SNS documents for AWS services publishing to encrypted topics:
+  https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,13 @@ from constructs import Construct
 
 class DataKey(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, alias: str, log_group_names: Sequence[str]
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        alias: str,
+        log_group_names: Sequence[str],
+        alarm_name_prefix: str,
     ) -> None:
         super().__init__(scope, id)
         self.key = kms.Key(
@@ -50,5 +64,12 @@ class DataKey(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:"
+                        f"{Aws.ACCOUNT_ID}:alarm:{alarm_name_prefix}*"
+                    },
+                },
             )
         )

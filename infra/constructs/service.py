@@ -8,6 +8,18 @@
 
 The template sets no DesiredCount: autoscaling owns the task count (its minimum is the
 environment's floor), so an infrastructure deploy never scales a busy service back down.
+
+One owner for the running task definition: `autopipe deploy` (under the deploy lock, after the
+migration, guarded by the smoke test). The service names its task definition by *family*, a
+constant, not by the ARN of the stack's revision: the stack's task definition (which reads the
+recorded release) is what ECS runs when the service is first created, but whatever an infra
+deploy changes in it, or in the release it reads, registers a revision and never changes the
+service's TaskDefinition property, so CloudFormation never starts a deployment of its own.
+A family without a revision means the latest ACTIVE revision, resolved when the service is
+created or the property is sent; should CloudFormation send it with another change to the
+service itself, that revision is the stack's, which carries the recorded release (the image
+running now), so even then nothing is reverted (docs/infrastructure.md: one owner):
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
 """
 
 from __future__ import annotations
@@ -59,6 +71,8 @@ class FargateApp(Construct):
             service_name=service_name,
             cluster=self.cluster,
             task_definition=task_definition,
+            # The family, not this revision's ARN: see the module docstring.
+            task_definition_revision=ecs.TaskDefinitionRevision.LATEST,
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -75,6 +89,8 @@ class FargateApp(Construct):
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
         self.service.attach_to_application_target_group(target_group)
+        # The family string carries no reference: order the first revision before the service.
+        self.service.node.add_dependency(task_definition)
         if assign_public_ip:
             skip_checkov(
                 self.service,

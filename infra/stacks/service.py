@@ -56,6 +56,7 @@ class ServiceStack(Stack):
                 n.log_group,
                 *(db.log_group_name(db_identifier, log) for log in db.EXPORTED_LOGS),
             ],
+            alarm_name_prefix=c.alarm_name(""),
         ).key
         log_bucket = LogBucket(self, "LogBucket", expiration_days=c.access_log_days).bucket
         net = Network(
@@ -75,7 +76,11 @@ class ServiceStack(Stack):
             security_group=net.alb_sg,
             container_port=port,
             access_logs=log_bucket,
+            domain_name=c.domain_name,
             certificate_arn=c.certificate_arn,
+            hosted_zone_id=c.hosted_zone_id,
+            hosted_zone_name=c.hosted_zone_name,
+            internal_paths=c.internal_paths,
             deletion_protection=c.load_balancer_deletion_protection,
         )
         database = db.Database(
@@ -130,6 +135,7 @@ class ServiceStack(Stack):
                 "DB_NAME": DB_NAME,
                 "DB_USER": DB_USER,
                 "LOG_LEVEL": c.app_log_level,
+                **db.CLIENT_TLS,
             },
         )
         # What autopipe.toml's `ssm:` values read: the address of this stack's database.
@@ -141,7 +147,15 @@ class ServiceStack(Stack):
                 string_value=value,
                 description=f"auto-pipe {c.name}: {setting}, for the deployer's task definitions",
             )
-        alerting = Alerting(self, "Alerting", prefix=c.prefix, key=key, default_email=c.alarm_email)
+        alerting = Alerting(
+            self,
+            "Alerting",
+            prefix=c.prefix,
+            key=key,
+            default_email=c.alarm_email,
+            slack_workspace_id=c.slack_workspace_id if c.slack else None,
+            slack_channel_id=c.slack_channel_id if c.slack else None,
+        )
         alarms = ServiceAlarms(
             self,
             "Alarms",
@@ -198,12 +212,18 @@ class ServiceStack(Stack):
             burn_rates=slo.burn_rates,
             alarms=[*slo.composites.values(), *alarms.alarms.values()],
         )
-        scheme = "https" if lb.https else "http"
         outputs = {
-            "Url": f"{scheme}://{lb.alb.load_balancer_dns_name}",
+            "Url": c.url or f"http://{lb.alb.load_balancer_dns_name}",
+            "LoadBalancerDnsName": lb.alb.load_balancer_dns_name,
+            "Tls": f"HTTPS on {c.domain_name}, HTTP redirects"
+            if c.url
+            else "none: plain HTTP on the load balancer's name (staging only; set a domain)",
             "ClusterName": app.cluster.cluster_name,
             "ServiceName": app.service.service_name,
             "TaskFamily": n.family,
+            # The revision the stack registered: the service runs it until the first
+            # `autopipe deploy` (setup.sh compares the two to know whether that happened).
+            "StackTaskDefinitionArn": task.definition.task_definition_arn,
             "ContainerName": n.container,
             "LogGroupName": app_logs.log_group.log_group_name,
             "ExecutionRoleArn": task.execution_role.role_arn,

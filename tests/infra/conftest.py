@@ -1,7 +1,9 @@
-"""The CDK app synthesized once per session (all stacks, cdk-nag on), plus a test-only
-environment `cheap`: staging with the public-subnet option, a certificate and ECR replication
-both ways, so both network layouts, both listener layouts and the registry-level resources are
-synthesized and checked.
+"""The CDK app synthesized once per session as `make synth` does (cdk.json's example context:
+staging and production on their own domains and accounts, with TLS from a Route 53 zone), plus
+a test-only environment `cheap`: staging with the public-subnet option, plain HTTP (no domain),
+Slack alerts and ECR replication both ways, and `imported`: production's settings with an
+imported certificate; so both network layouts, all listener layouts and the registry-level
+resources are synthesized and checked.
 
 Outside CI a missing toolchain leaves these tests out (test_toolchain.py reports it as a skip);
 with CI=true it is an error, never a skip.
@@ -26,6 +28,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CERTIFICATE = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-test"
+SLACK: dict[str, Any] = {
+    "slack_workspace_id": "T0TESTWORKSPACE",
+    "slack_channel_id": "C0TESTCHANNEL",
+}
 NEEDED = ("aws_cdk", "cdk_nag", "constructs", "boto3", "moto")
 
 missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
@@ -71,16 +77,26 @@ class Synth:
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     from infra import config  # noqa: PLC0415 - after the toolchain check above
     from infra.app import build_app  # noqa: PLC0415
+    from infra.config import checked_in_context  # noqa: PLC0415
 
+    context = checked_in_context()
+    example = [config.load(name, context.get) for name in config.ENVIRONMENT_NAMES]
     cheap = dataclasses.replace(
         config.STAGING,
         name="cheap",
         public_task_subnets=True,
-        certificate_arn=TEST_CERTIFICATE,
         ecr_replicate_to_account="222222222222",
         ecr_replicate_from_account="111111111111",
+        **SLACK,
     )
-    environments = [config.STAGING, config.PRODUCTION, cheap]
+    imported = dataclasses.replace(
+        example[1],
+        name="imported",
+        certificate_arn=TEST_CERTIFICATE,
+        hosted_zone_id=None,
+        hosted_zone_name=None,
+    )
+    environments = [*example, cheap, imported]
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(outdir=str(outdir), environments=environments)
     error = None

@@ -47,6 +47,7 @@ def test_invalid_settings_are_rejected(change: dict[str, Any]) -> None:
 def test_context_overrides_are_typed_per_environment() -> None:
     context = {
         "production:certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x",
+        "production:domain_name": "api.example.org",
         "production:max_tasks": "8",
         "production:public_task_subnets": "false",
         "production:availability_zones": "eu-west-1b, eu-west-1c",

@@ -207,10 +207,12 @@ def test_log_group_and_access_logs(synth: Synth, stack: str) -> None:
     )
 
 
-def test_registry_replication_is_off_unless_configured(synth: Synth) -> None:
-    for stack in ("AutoPipe-staging-Bootstrap", "AutoPipe-production-Bootstrap"):
-        assert synth.resources(stack, "AWS::ECR::ReplicationConfiguration") == {}
-        assert synth.resources(stack, "AWS::ECR::RegistryPolicy") == {}
+def test_registry_replication_follows_the_configuration(synth: Synth) -> None:
+    # The example's two accounts turn it on (test_alerts_keys_images.py); one way only each.
+    assert synth.resources("AutoPipe-staging-Bootstrap", "AWS::ECR::RegistryPolicy") == {}
+    assert (
+        synth.resources("AutoPipe-production-Bootstrap", "AWS::ECR::ReplicationConfiguration") == {}
+    )
     rule = synth.one("AutoPipe-cheap-Bootstrap", "AWS::ECR::ReplicationConfiguration")[
         "ReplicationConfiguration"
     ]["Rules"][0]

@@ -109,7 +109,7 @@ def test_load_balancer(synth: Synth, stack: str) -> None:
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         {
-            "HealthCheckPath": "/ready",
+            "HealthCheckPath": "/health",
             "Port": 8080,
             "TargetType": "ip",
             "TargetGroupAttributes": Match.array_with(
@@ -120,7 +120,7 @@ def test_load_balancer(synth: Synth, stack: str) -> None:
 
 
 def test_without_a_certificate_http_forwards(synth: Synth) -> None:
-    (listener,) = synth.resources(STAGING, "AWS::ElasticLoadBalancingV2::Listener").values()
+    (listener,) = synth.resources(CHEAP, "AWS::ElasticLoadBalancingV2::Listener").values()
     props = listener["Properties"]
     assert (props["Port"], props["Protocol"]) == (80, "HTTP")
     assert props["DefaultActions"][0]["Type"] == "forward"
@@ -129,7 +129,9 @@ def test_without_a_certificate_http_forwards(synth: Synth) -> None:
 def test_with_a_certificate_https_serves_and_http_redirects(synth: Synth) -> None:
     listeners = {
         r["Properties"]["Port"]: r["Properties"]
-        for r in synth.resources(CHEAP, "AWS::ElasticLoadBalancingV2::Listener").values()
+        for r in synth.resources(
+            "AutoPipe-imported", "AWS::ElasticLoadBalancingV2::Listener"
+        ).values()
     }
     assert set(listeners) == {80, 443}
     https = listeners[443]

@@ -18,7 +18,16 @@ from tests.infra.cfn import resolve
 from tests.infra.conftest import Synth
 from tests.infra.probe import task_definition
 
-STACK_ADDED_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "LOG_LEVEL"}
+# The database settings, the TLS ones included (test_database_tls_settings.py).
+STACK_ADDED_ENV = {
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "LOG_LEVEL",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+}
 VERBATIM = {"options"}  # map keys that are data, not property names
 
 
