@@ -82,10 +82,15 @@ FAILED_TAG = "autopipe:failed"
 
 
 def mark_failed(aws: Aws, taskdef_arn: str, reason: str) -> None:
-    """Tag a revision that failed its deploy, so no rollback or redeploy picks it by accident."""
+    """Tag a revision that failed its deploy and deregister it, so nothing picks it by
+    accident: no default rollback (the tag), and no `family` reference either — CloudFormation
+    names the service's task definition by family, which ECS resolves to the latest ACTIVE
+    revision (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html),
+    so a failed revision left ACTIVE would be what the next stack update rolls out."""
     aws.ecs().tag_resource(
         resourceArn=taskdef_arn, tags=[{"key": FAILED_TAG, "value": reason[:256] or "failed"}]
     )
+    aws.ecs().deregister_task_definition(taskDefinition=taskdef_arn)
 
 
 def is_marked_failed(aws: Aws, taskdef_arn: str) -> bool:

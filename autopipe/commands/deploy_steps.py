@@ -231,7 +231,8 @@ class Steps:
         self.d.result["migration_task"] = task_arn
 
     def mark_failed(self, reason: str) -> None:
-        """Tag the new revision as failed (best effort: the outcome does not depend on it)."""
+        """Tag the new revision failed and deregister it (best effort: the outcome does not
+        depend on it)."""
         d = self.d
         if d.new_arn is None:
             return
@@ -242,7 +243,7 @@ class Steps:
                 lambda: ecs.mark_failed(d.aws, str(d.new_arn), reason),
                 within=15,
             )
-            d.reporter.step(f"{ecs.short(d.new_arn)} tagged {ecs.FAILED_TAG}")
+            d.reporter.step(f"{ecs.short(d.new_arn)} tagged {ecs.FAILED_TAG} and deregistered")
         except Exception as exc:
             d.reporter.warn(f"could not tag {ecs.short(d.new_arn)} as failed: {exc}")
 

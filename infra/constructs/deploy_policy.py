@@ -19,6 +19,7 @@ UNSCOPABLE = frozenset(
     {
         "ecr:GetAuthorizationToken",
         "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
     }

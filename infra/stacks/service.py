@@ -136,6 +136,8 @@ class ServiceStack(Stack):
                 "DB_USER": DB_USER,
                 "LOG_LEVEL": c.app_log_level,
                 **db.CLIENT_TLS,
+                # The load balancer connects from inside the VPC: only its X-Forwarded-* count.
+                "TRUSTED_PROXIES": c.vpc_cidr,
             },
         )
         # What autopipe.toml's `ssm:` values read: the address of this stack's database.

@@ -92,6 +92,11 @@ def test_circuit_breaker_rolls_back_inside_ecs(world: World, calls: CallLog) -> 
         ]["taskDefinitionArn"]
     )["tags"]
     assert {t["key"] for t in tags} == {"autopipe:failed"}
+    # Retired too: the family's latest ACTIVE revision (what the stack names) is the good one.
+    active = world.aws.ecs().list_task_definitions(
+        familyPrefix=world.settings.family, status="ACTIVE"
+    )["taskDefinitionArns"]
+    assert max(active, key=lambda arn: int(arn.rsplit(":", 1)[1])).endswith(good)
     assert world.slack.payloads[-1]["text"].startswith(":leftwards_arrow_with_hook:")
 
 

@@ -57,3 +57,15 @@ def test_the_bundle_holds_the_roots_rds_serves_in_the_default_region() -> None:
     }
     for kind in ("RSA2048", "RSA4096", "ECC384"):
         assert f"Amazon RDS eu-west-1 Root CA {kind} G1" in names
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_proxy_headers_are_trusted_from_the_vpc_only(synth: Synth, env: str) -> None:
+    """Both task definitions trust X-Forwarded-* from this environment's VPC (where the load
+    balancer is) and from nowhere else."""
+    (vpc,) = synth.resources(f"AutoPipe-{env}", "AWS::EC2::VPC").values()
+    cidr = vpc["Properties"]["CidrBlock"]
+    (container,) = synth.one(f"AutoPipe-{env}", "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+    stack = {e["Name"]: e["Value"] for e in container["Environment"]}
+    toml = tomllib.loads((ROOT / "autopipe.toml").read_text())["environments"][env]
+    assert stack["TRUSTED_PROXIES"] == toml["environment"]["TRUSTED_PROXIES"] == cidr

@@ -27,6 +27,7 @@ STACK_ADDED_ENV = {
     "LOG_LEVEL",
     "PGSSLMODE",
     "PGSSLROOTCERT",
+    "TRUSTED_PROXIES",
 }
 VERBATIM = {"options"}  # map keys that are data, not property names
 
