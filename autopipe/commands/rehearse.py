@@ -31,6 +31,14 @@ SCENARIO: tuple[Step, ...] = (
     ("v3", "3333333333333333333333333333333333333333",
      {"DATABASE_URL": "sqlite:////tmp/v3-data/app.db"}, "rolled_back"),
 )  # fmt: skip
+INTRO = (
+    "rehearsal: the deploy stage offline, against an emulated AWS on 127.0.0.1",
+    "  1. deploy v1            expected: success (the first proven release)",
+    "  2. deploy v2            expected: success (rolls forward)",
+    "  3. deploy v3 (broken)   expected: its smoke test FAILS, on purpose, and autopipe puts",
+    "                          v2 back: this failure is the planned part of the scenario",
+    "",
+)
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "rehearsal",
     "AWS_SECRET_ACCESS_KEY": "rehearsal",
@@ -92,6 +100,8 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
         ) from exc
     base = opts.common.settings()
     image = opts.image or base.local_image
+    for line in INTRO:
+        reporter.info(line, style="bold" if line is INTRO[0] else None)
     docker = use_docker(opts, image, reporter)
     with fake_credentials(), contextlib.ExitStack() as stack:
         emulator = emu_mod.Emulator(step=opts.step)
@@ -141,7 +151,12 @@ def _deploy(
     opts: RehearseOptions, settings: Settings, reporter: Reporter, step: Step
 ) -> dict[str, Any]:
     tag, sha, extra, expected = step
-    reporter.step(f"── deploy {tag} ──" + (f" (with {extra})" if extra else ""), style="bold")
+    planned = (
+        " (broken on purpose: a failed smoke test is expected)" if expected != "success" else ""
+    )
+    reporter.step(
+        f"── deploy {tag} ──{planned}" + (f" (with {extra})" if extra else ""), style="bold"
+    )
     options = deploy.DeployOptions(
         opts.common, ImageOptions(tag=tag, git_sha=sha), reason=f"rehearsal {tag}",
         extra_environment=extra,
@@ -169,8 +184,9 @@ def _summary(reporter: Reporter, outcomes: list[dict[str, Any]], final: str, doc
     for o in outcomes:
         back = f" → rolled back to {o['rollback']['to']}" if o.get("rollback") else ""
         mark = "ok " if o["as_expected"] else "!! "
+        planned = " (planned)" if o["as_expected"] and o["result"] != "success" else ""
         reporter.info(
-            f"  {mark}{o['tag']}: {o['result']} (exit {o['exit_code']}) {o['revision']}{back}"
-            f"  {o['seconds']:.1f}s"
+            f"  {mark}{o['tag']}: {o['result']}{planned} (exit {o['exit_code']}) "
+            f"{o['revision']}{back}  {o['seconds']:.1f}s"
         )
     reporter.info(f"  service ends on {final}; total {reporter.elapsed():.1f}s")
