@@ -13,9 +13,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.checks import acknowledge, skip_checkov
+from infra.postgres_version import POSTGRES_MAJOR, POSTGRES_VERSION
 
 EXPORTED_LOGS = ("postgresql", "upgrade")
-ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_17)
+ENGINE = rds.DatabaseInstanceEngine.postgres(
+    version=rds.PostgresEngineVersion.of(POSTGRES_VERSION, str(POSTGRES_MAJOR))
+)
 
 
 class Database(Construct):

