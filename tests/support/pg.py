@@ -34,7 +34,11 @@ def server_major(bindir: Path) -> int | None:
     """The major version of the `initdb` in `bindir` (None when it does not run)."""
     try:
         out = subprocess.run(
-            [str(bindir / "initdb"), "--version"], capture_output=True, text=True, timeout=30
+            [str(bindir / "initdb"), "--version"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
         ).stdout
     except OSError:
         return None
