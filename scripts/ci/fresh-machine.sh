@@ -39,7 +39,7 @@ log "clone of $(git -C "$work/src" rev-parse --short HEAD) (committed work only)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 docker create --name "$name" --network host --pull never -w /src \
   -e PORT="$port" "$image" bash /src/scripts/ci/fresh-machine-inside.sh >/dev/null
-docker cp "$work/src" "$name:/src"
+docker cp "$work/src/." "$name:/src"
 start=$SECONDS
 status=0
 docker start --attach "$name" || status=$?
