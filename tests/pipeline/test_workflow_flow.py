@@ -51,13 +51,8 @@ def test_ci_jobs_run_the_targets_a_developer_runs(job_id: str, commands: list[st
         assert any(run.startswith(command) for run in runs), f"ci.yml > {job_id}: {command}"
 
 
-def test_ci_tests_run_with_a_postgresql_service_and_publish_coverage() -> None:
+def test_ci_tests_publish_coverage_even_when_they_fail() -> None:
     ci = load("ci.yml")
-    job = ci.jobs["test"]
-    service = job["services"]["postgres"]
-    assert str(service["image"]).startswith("postgres:15@sha256:")
-    assert "--health-cmd" in service["options"]
-    assert "PG_TEST_URL" in job["env"]
     upload = one_step(ci, "test", "actions/upload-artifact")
     assert "coverage.xml" in upload.with_["path"]
     assert "cancelled()" in upload.data["if"]
