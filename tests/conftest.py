@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from app.migrate import alembic_config
+from testbed.pg import PostgresServer, PostgresUnavailable
 from tests.support.cpython_ast import serialize_ast_parse
-from tests.support.pg import PostgresServer, PostgresUnavailable
 
 serialize_ast_parse()  # before any test module is imported: see tests/support/cpython_ast.py
 

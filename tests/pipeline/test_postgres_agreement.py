@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from infra.postgres_version import POSTGRES_MAJOR
+from testbed.pg import PostgresServer, server_major
 from tests.pipeline.workflows import ROOT, load, run_steps
-from tests.support.pg import PostgresServer, server_major
 
 
 def _make(*args: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.pg import free_port
+from testbed.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
