@@ -70,6 +70,7 @@ migrate: sync ## Apply database migrations (DATABASE_URL, default the embedded S
 .PHONY: test
 test: sync postgres ## Run the whole test suite with coverage (PostgreSQL tests start their own server)
 	@$(RUN) pytest --cov --cov-report=term --cov-report=xml:coverage.xml $(PYTEST_ARGS)
+	@$(RUN) python scripts/dev/coverage_gate.py
 
 .PHONY: lint
 lint: sync ## ruff (lint + format check), mypy --strict, hadolint
@@ -183,7 +184,7 @@ zizmor: sync ## zizmor, the GitHub Actions security linter (offline unless GH_TO
 coverage-report: sync ## Coverage of the last `make test`: htmlcov/ and a table in $GITHUB_STEP_SUMMARY (else stdout)
 	@if [ ! -f .coverage ]; then echo "coverage-report: no .coverage data (run make test first)"; exit 0; fi
 	@$(RUN) coverage html --quiet --fail-under=0
-	@{ echo "### Coverage of app/"; echo; $(RUN) coverage report --format=markdown --fail-under=0; } \
+	@{ echo "### Coverage of app/, autopipe/, infra/"; echo; $(RUN) coverage report --format=markdown --fail-under=0; } \
 		>> "$${GITHUB_STEP_SUMMARY:-/dev/stdout}"
 
 .PHONY: runner-docker
