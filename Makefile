@@ -195,6 +195,10 @@ runner-docker: ## GitHub runner only: docker-compose 1.x and the offline Python 
 deployer: uv ## Install just the deployer (autopipe, boto3, typer, rich): what the deploy jobs need
 	@$(UV) sync --locked --inexact --no-default-groups --group deploy --quiet
 
+.PHONY: fresh-machine
+fresh-machine: base-image ## The README's make run + make test on a fresh Debian 12 container (clean clone of HEAD)
+	@bash scripts/ci/fresh-machine.sh $(BASE_IMAGE)
+
 .PHONY: deploy-preflight
 deploy-preflight: ## Check the deploy setup: the repository variables and a dispatched image digest
 	@bash scripts/ci/preflight.sh
