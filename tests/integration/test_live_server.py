@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from testbed.pg import PostgresServer
+from testbed.waiting import async_wait_for, wait_for
 from tests.conftest import API_KEY, AUTH, PG_DATABASE, make_settings
 from tests.support.live import LiveServer
-from tests.support.waiting import async_wait_for, wait_for
 
 pytestmark = pytest.mark.live
 

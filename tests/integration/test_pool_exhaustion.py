@@ -10,8 +10,8 @@ import pytest
 
 from app.main import create_app
 from testbed.pg import PostgresServer
+from testbed.waiting import async_wait_for
 from tests.conftest import AUTH, PG_DATABASE, make_settings, running
-from tests.support.waiting import async_wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
 POOL = 2
