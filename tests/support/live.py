@@ -41,7 +41,7 @@ class LiveServer:
         self._log = tempfile.NamedTemporaryFile(prefix="autopipe-live-", suffix=".log")  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> LiveServer:
+    def start(self, timeout: float = 60.0) -> LiveServer:  # a deadline, not a speed target
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
