@@ -12,7 +12,9 @@ mkdir -p "$bin"
 # themselves and do not find it; the CLIs under lib/node_modules/npm/bin do work.
 shim() {
   local content
-  content=$(printf '#!/bin/sh\nexec "%s/bin/node" %s"$@"\n' "$root" "$2")
+  # Node.js trusts only its bundled CAs; the machine's bundle (SSL_CERT_FILE, as uv and pip
+  # read it) is added so that npm gets through a TLS-intercepting proxy as they do.
+  content=$(printf '#!/bin/sh\nca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}\n[ -n "${NODE_EXTRA_CA_CERTS:-}" ] || { [ -f "$ca" ] && export NODE_EXTRA_CA_CERTS="$ca"; }\nexec "%s/bin/node" %s"$@"\n' "$root" "$2")
   [[ -f $bin/$1 && $(<"$bin/$1") == "$content" ]] && return 0
   echo "$content" >"$bin/$1"
   chmod +x "$bin/$1"
