@@ -27,5 +27,5 @@ kill -TERM -- -"$server"
 wait "$server" 2>/dev/null || true
 
 started=$SECONDS
-make test PYTEST_ARGS="-p no:cacheprovider --junitxml=/tmp/junit.xml"
+make test PYTEST_ARGS="-p no:cacheprovider --junitxml=/tmp/junit.xml ${FRESH_PYTEST_ARGS:-}"
 log "make test passed in $((SECONDS - started)) s"

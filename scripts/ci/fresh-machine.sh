@@ -6,7 +6,8 @@
 # of a Docker engine (none runs inside): PostgreSQL and CDK tests must all have run.
 #
 # Usage: scripts/ci/fresh-machine.sh [BASE_IMAGE]     (as root, with a Docker engine)
-# Env:   FRESH_KEEP=1 keeps the container and its clone for a look afterwards.
+# Env:   FRESH_KEEP=1 keeps the container and its clone for a look afterwards;
+#        FRESH_PYTEST_ARGS adds pytest arguments inside (e.g. -k to look at one area).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,7 +39,7 @@ log "clone of $(git -C "$work/src" rev-parse --short HEAD) (committed work only)
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 docker create --name "$name" --network host --pull never -w /src \
-  -e PORT="$port" "$image" bash /src/scripts/ci/fresh-machine-inside.sh >/dev/null
+  -e PORT="$port" -e FRESH_PYTEST_ARGS="${FRESH_PYTEST_ARGS:-}" "$image" bash /src/scripts/ci/fresh-machine-inside.sh >/dev/null
 docker cp "$work/src/." "$name:/src"
 start=$SECONDS
 status=0
