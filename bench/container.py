@@ -22,8 +22,8 @@ from typing import Any
 
 from bench.services import Server, http_get, postgres
 from bench.wrk import RANDOM_IDS_SCRIPT, WrkResult, run_wrk, wrk_command
-from tests.support import docker as d
-from tests.support.pg import PostgresServer, free_port
+from testbed import docker as d
+from testbed.pg import PostgresServer, free_port
 
 RESULTS = Path(__file__).with_name("results") / "container.json"
 IMAGE = "auto-pipe-api:bench"

@@ -29,7 +29,7 @@ from bench.bare_app import SEEDED_AT, SEEDED_DESCRIPTION
 from bench.report import Measurement, Summary, markdown, verdict, write_json
 from bench.services import ROOT, Server, ServiceError, busy_share, core_ticks, http_get, postgres
 from bench.wrk import RANDOM_IDS_SCRIPT, WrkError, run_wrk, wrk_command
-from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
+from testbed.pg import PostgresServer, PostgresUnavailable, free_port
 
 RESULTS = Path(__file__).with_name("results") / "read_path.json"
 API_KEY = "bench-key-0123456789"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.pg import PostgresServer
+from testbed.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

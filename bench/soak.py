@@ -25,8 +25,8 @@ from bench.read_path import source_revision
 from bench.services import ServiceError, core_ticks, postgres
 from bench.soak_load import LIST_SHARE, READ_SHARE, WRITE_CYCLE, run_load
 from bench.soak_report import Sample, build_record, memory, minutes, render, write_json
-from tests.support import docker as d
-from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
+from testbed import docker as d
+from testbed.pg import PostgresServer, PostgresUnavailable, free_port
 
 RESULTS = Path(__file__).with_name("results") / "soak.json"
 SERVER_CPU, LOAD_CPU = 0, 1  # bench.container pins the container to core 0

@@ -18,7 +18,10 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from app.migrate import alembic_config
-from tests.support.pg import PostgresServer, PostgresUnavailable
+from testbed.pg import PostgresServer, PostgresUnavailable
+from tests.support.cpython_ast import serialize_ast_parse
+
+serialize_ast_parse()  # before any test module is imported: see tests/support/cpython_ast.py
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

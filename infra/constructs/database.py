@@ -13,6 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.checks import acknowledge, skip_checkov
+from infra.postgres_version import POSTGRES_MAJOR, POSTGRES_VERSION
 
 EXPORTED_LOGS = ("postgresql", "upgrade")
 # The service's side of TLS: libpq's variables, which asyncpg honours for every connection.
@@ -21,7 +22,9 @@ EXPORTED_LOGS = ("postgresql", "upgrade")
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html
 RDS_CA_BUNDLE = "/app/certs/rds-global-bundle.pem"
 CLIENT_TLS = {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": RDS_CA_BUNDLE}
-ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_17)
+ENGINE = rds.DatabaseInstanceEngine.postgres(
+    version=rds.PostgresEngineVersion.of(POSTGRES_VERSION, str(POSTGRES_MAJOR))
+)
 
 
 class Database(Construct):

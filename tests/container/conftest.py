@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbed import docker as d
+from testbed.pg import PostgresServer
 from tests.conftest import migrate, unavailable
-from tests.support import docker as d
-from tests.support.pg import PostgresServer
 
 TEST_IMAGE = "auto-pipe-api:test"
 TEST_SHA = "0123456789abcdef0123456789abcdef01234567"

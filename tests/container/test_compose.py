@@ -16,9 +16,9 @@ import httpx
 import pytest
 import yaml
 
+from testbed import docker as d
+from testbed.pg import free_port
 from tests.conftest import unavailable
-from tests.support import docker as d
-from tests.support.pg import free_port
 
 pytestmark = pytest.mark.container
 POSTGRES_IMAGE = "auto-pipe-postgres:local"

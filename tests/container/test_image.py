@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testbed import docker as d
 from tests.container.conftest import TEST_SHA
-from tests.support import docker as d
 
 pytestmark = pytest.mark.container
 

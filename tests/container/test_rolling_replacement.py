@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
+from testbed import docker as d
+from testbed.pg import free_port
 from tests.conftest import API_KEY, AUTH, unavailable
-from tests.support import docker as d
 from tests.support.haproxy import HAProxy, HAProxyUnavailable
-from tests.support.pg import free_port
 
 pytestmark = [pytest.mark.container, pytest.mark.postgres]
 

@@ -8,10 +8,10 @@ import time
 import httpx
 import pytest
 
+from testbed import docker as d
+from testbed.pg import PostgresServer, free_port
 from tests.conftest import API_KEY, AUTH
 from tests.container.conftest import TEST_SHA
-from tests.support import docker as d
-from tests.support.pg import PostgresServer, free_port
 
 pytestmark = [pytest.mark.container, pytest.mark.postgres]
 

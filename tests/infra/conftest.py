@@ -21,10 +21,6 @@ from typing import Any
 
 import pytest
 
-# Before the first aws_cdk import starts jsii's node process: node 20 warnings are noise here.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CERTIFICATE = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-test"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbed.pg import PostgresServer
 from tests.conftest import start_postgres
-from tests.support.pg import PostgresServer
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from app.main import create_app
+from testbed.pg import PostgresServer
 from tests.conftest import AUTH, make_settings, migrate, running
-from tests.support.pg import PostgresServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
 

@@ -15,7 +15,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 
 from app.main import create_app
-from tests.conftest import make_settings, running
+from tests.conftest import AUTH, make_settings, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -79,10 +79,10 @@ async def test_each_request_gets_its_own_id(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "/health", {"GET"}),
-        ("POST", "/version", {"GET"}),
-        ("PATCH", "/items", {"GET", "POST"}),
-        ("POST", "/items/1", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("DELETE", "/health", {"GET", "HEAD"}),
+        ("POST", "/version", {"GET", "HEAD"}),
+        ("PATCH", "/items", {"GET", "HEAD", "POST"}),
+        ("POST", "/items/1", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
     ],
 )
 async def test_wrong_method_is_405_with_allow(
@@ -90,9 +90,24 @@ async def test_wrong_method_is_405_with_allow(
 ) -> None:
     response = await client.request(method, path)
     assert_problem(response, 405, path)
-    # RFC 9110 §15.5.6: Allow lists *all* the methods the resource supports (HEAD optional).
+    # RFC 9110 §15.5.6: Allow lists *all* the methods the resource supports, and §9.1: a
+    # general-purpose server supports HEAD wherever it supports GET.
     listed = {m.strip() for m in response.headers["allow"].split(",")}
-    assert listed - {"HEAD"} == allowed
+    assert listed == allowed
+
+
+@pytest.mark.parametrize("path", ["/health", "/version", "/items", "/items/1"])
+async def test_head_answers_as_get_without_a_body(client: httpx.AsyncClient, path: str) -> None:
+    """RFC 9110 §9.3.2: HEAD is GET without the content; the same status and headers."""
+    if path == "/items/1":
+        await client.post("/items", json={"name": "head"}, headers=AUTH)
+    get = await client.get(path)
+    head = await client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    if "etag" in get.headers:
+        assert head.headers["etag"] == get.headers["etag"]
 
 
 # Routes added to a real app, so the failures go through the real middleware and handlers.

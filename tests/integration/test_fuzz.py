@@ -13,9 +13,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from testbed.pg import PostgresServer
 from tests.conftest import API_KEY, AUTH, migrate
 from tests.support.live import LiveServer
-from tests.support.pg import PostgresServer
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]
 

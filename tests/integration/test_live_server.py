@@ -7,13 +7,15 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from testbed.pg import PostgresServer
+from testbed.waiting import async_wait_for, wait_for
 from tests.conftest import API_KEY, AUTH, PG_DATABASE, make_settings
 from tests.support.live import LiveServer
-from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.live
 
@@ -29,7 +31,11 @@ def test_access_log_is_one_json_line_per_request(live: LiveServer) -> None:
     item_url = f"{live.url}/items/{created.json()['id']}"
     read = httpx.get(item_url, headers={"X-Request-ID": "trace-me-42"})
     assert read.headers["x-request-id"] == "trace-me-42"
-    time.sleep(0.2)
+
+    def mine_logged() -> list[dict[str, Any]]:
+        return [line for line in live.json_lines() if line.get("request_id") == "trace-me-42"]
+
+    wait_for(mine_logged, "the access line of the GET")
     lines = live.json_lines()
     access = [line for line in lines if line.get("event") == "request"]
     mine = [line for line in access if line.get("request_id") == "trace-me-42"]
@@ -67,7 +73,7 @@ def test_console_logs_in_development(database_url: str) -> None:
     env["LOG_FORMAT"] = ""
     with LiveServer(env) as server:
         httpx.get(f"{server.url}/health")
-        time.sleep(0.2)
+        wait_for(lambda: "/health" in server.output, "the access line of /health")
         output = server.output
     assert "request" in output
     assert not any(line.startswith("{") for line in output.splitlines())
@@ -77,18 +83,23 @@ def test_console_logs_in_development(database_url: str) -> None:
 def test_sigterm_drains_in_flight_requests(pg_server: PostgresServer, pg_url: str) -> None:
     """Requests blocked in the database when SIGTERM arrives still complete with 200."""
     pg_server.psql("TRUNCATE items RESTART IDENTITY", PG_DATABASE)
-    server = LiveServer({"DATABASE_URL": pg_url, "API_KEYS": API_KEY}).start()
+    # A pool as large as the burst, so every request is observably waiting inside PostgreSQL.
+    env = {"DATABASE_URL": pg_url, "API_KEYS": API_KEY, "DB_POOL_SIZE": "20"}
+    server = LiveServer(env).start()
     locker: subprocess.Popen[bytes] | None = None
     try:
         httpx.post(f"{server.url}/items", json={"name": "x"}, headers=AUTH).raise_for_status()
         # Hold a lock that makes every read wait ~1.5 s inside PostgreSQL.
         locker = pg_server.hold_items_lock(PG_DATABASE, 1.5)
-        time.sleep(0.3)
+        wait_for(lambda: pg_server.items_lock_held(PG_DATABASE), "lock taken")
 
         async def in_flight() -> list[int]:
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
                 tasks = [asyncio.create_task(client.get("/items/1")) for _ in range(20)]
-                await asyncio.sleep(0.3)  # all 20 are inside the server, waiting on the lock
+                # All 20 are inside the server, waiting on the lock in PostgreSQL.
+                await async_wait_for(
+                    lambda: pg_server.waiting_on_locks(PG_DATABASE) >= 20, "20 reads blocked"
+                )
                 server.terminate()
                 responses = await asyncio.gather(*tasks, return_exceptions=True)
             return [r.status_code if isinstance(r, httpx.Response) else -1 for r in responses]

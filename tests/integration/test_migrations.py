@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.items.models import metadata
 from app.migrate import alembic_config
+from testbed.pg import PostgresServer, free_port
 from tests.conftest import start_postgres
 from tests.support.live import ROOT
-from tests.support.pg import PostgresServer, free_port
 
 T = TypeVar("T")
 # docs and app/migration_lock.py: the first 8 bytes of sha256("auto-pipe:alembic-upgrade").

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from testbed.pg import PostgresServer
 from tests.conftest import API_KEY, AUTH, migrate
 from tests.support.live import LiveServer
-from tests.support.pg import PostgresServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.live]
 

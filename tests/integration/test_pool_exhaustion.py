@@ -4,14 +4,14 @@ Retry-After instead of queueing, and the service recovers by itself."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
 
 from app.main import create_app
+from testbed.pg import PostgresServer
+from testbed.waiting import async_wait_for
 from tests.conftest import AUTH, PG_DATABASE, make_settings, running
-from tests.support.pg import PostgresServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
 POOL = 2
@@ -27,22 +27,22 @@ async def test_pool_exhaustion_answers_503_fast_and_recovers(
         # PostgreSQL "answers slowly": every read waits ~2 s behind this lock.
         locker = pg_server.hold_items_lock(PG_DATABASE, 2)
         try:
-            await asyncio.sleep(0.3)
+            await async_wait_for(lambda: pg_server.items_lock_held(PG_DATABASE), "lock taken")
 
-            async def timed_get() -> tuple[httpx.Response, float]:
-                started = time.monotonic()
+            async def get() -> tuple[httpx.Response, bool]:
                 response = await client.get("/items/1", timeout=10)
-                return response, time.monotonic() - started
+                # Answered while the database still answers nobody: it did not queue.
+                return response, locker.poll() is None
 
-            results = await asyncio.gather(*(timed_get() for _ in range(4 * POOL)))
+            results = await asyncio.gather(*(get() for _ in range(4 * POOL)))
         finally:
             await asyncio.to_thread(locker.wait, 10)
-        served = [(r, t) for r, t in results if r.status_code == 200]
-        shed = [(r, t) for r, t in results if r.status_code == 503]
+        served = [(r, early) for r, early in results if r.status_code == 200]
+        shed = [(r, early) for r, early in results if r.status_code == 503]
         assert len(served) == POOL
         assert len(shed) == 3 * POOL
-        for response, elapsed in shed:
-            assert elapsed < 1.5, "the excess waited instead of failing fast"
+        for response, while_locked in shed:
+            assert while_locked, "the excess waited for the database instead of failing fast"
             assert response.headers["retry-after"] == "5"
             assert response.headers["content-type"] == "application/problem+json"
         # No restart needed: the pool serves again as soon as PostgreSQL does.
@@ -63,12 +63,15 @@ async def test_a_connection_lost_inside_a_transaction_gives_its_slot_back(
         url = created.headers["location"]
         locker = pg_server.hold_items_lock(PG_DATABASE, 2)
         try:
-            await asyncio.sleep(0.3)
+            await async_wait_for(lambda: pg_server.items_lock_held(PG_DATABASE), "lock taken")
             pages = [
                 asyncio.create_task(client.patch(url, json={"name": "y"}, headers=AUTH))
                 for _ in range(POOL)
             ]
-            await asyncio.sleep(0.3)  # both updates now wait on the lock, inside a transaction
+            # Both updates now wait on the lock, inside a transaction.
+            await async_wait_for(
+                lambda: pg_server.waiting_on_locks(PG_DATABASE) >= POOL, "updates blocked"
+            )
             pg_server.psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = 'auto-pipe'"
@@ -79,7 +82,7 @@ async def test_a_connection_lost_inside_a_transaction_gives_its_slot_back(
         # Both slots are free again: two reads held inside PostgreSQL at once both get one.
         locker = pg_server.hold_items_lock(PG_DATABASE, 1)
         try:
-            await asyncio.sleep(0.3)
+            await async_wait_for(lambda: pg_server.items_lock_held(PG_DATABASE), "lock taken")
             held = await asyncio.gather(*(client.get("/items") for _ in range(POOL)))
         finally:
             await asyncio.to_thread(locker.wait, 10)

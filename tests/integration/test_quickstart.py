@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.pg import free_port
 from tests.support.live import ROOT
-from tests.support.pg import free_port
 
 pytestmark = pytest.mark.live
 

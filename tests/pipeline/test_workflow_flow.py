@@ -3,12 +3,16 @@ image, the scan gate, the same digest to production, announcements."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import tomllib
 from typing import Any
 
 import pytest
+import typer
 import yaml
 
+from autopipe.cli import app
 from tests.pipeline.workflows import (
     ROOT,
     all_steps,
@@ -51,13 +55,8 @@ def test_ci_jobs_run_the_targets_a_developer_runs(job_id: str, commands: list[st
         assert any(run.startswith(command) for run in runs), f"ci.yml > {job_id}: {command}"
 
 
-def test_ci_tests_run_with_a_postgresql_service_and_publish_coverage() -> None:
+def test_ci_tests_publish_coverage_even_when_they_fail() -> None:
     ci = load("ci.yml")
-    job = ci.jobs["test"]
-    service = job["services"]["postgres"]
-    assert str(service["image"]).startswith("postgres:15@sha256:")
-    assert "--health-cmd" in service["options"]
-    assert "PG_TEST_URL" in job["env"]
     upload = one_step(ci, "test", "actions/upload-artifact")
     assert "coverage.xml" in upload.with_["path"]
     assert "cancelled()" in upload.data["if"]
@@ -134,10 +133,25 @@ def test_production_gets_exactly_the_digest_staging_was_deployed_with() -> None:
     assert "needs.staging.result == 'success'" in production["if"]
     for job_id in DEPLOY_JOBS:
         deploys = [r for r in run_steps(load("deploy.yml"), job_id) if "autopipe deploy" in r]
-        assert deploys == [
-            f'uv run autopipe deploy --env {job_id} --digest "$IMAGE_DIGEST" '
-            '--reason "$GITHUB_EVENT_NAME by $GITHUB_ACTOR, run $GITHUB_RUN_ID"'
-        ]
+        assert len(deploys) == 1
+        # What the deployer's own CLI makes of the step, with the runner's variables filled in.
+        params = deploy_params(deploys[0], IMAGE_DIGEST="sha256:" + "ab" * 32)
+        assert params["env"] == job_id
+        assert params["digest"] == "sha256:" + "ab" * 32
+
+
+def deploy_params(run: str, **variables: str) -> dict[str, Any]:
+    """Parse a workflow's `uv run autopipe deploy …` line with the real Typer/Click parser."""
+    words = shlex.split(run)
+    assert words[:3] == ["uv", "run", "autopipe"]
+    args = [re.sub(r"\$(\w+)", lambda m: variables.get(m[1], m[0]), w) for w in words[3:]]
+    assert args[0] == "deploy"
+    group = typer.main.get_command(app)
+    with group.make_context("autopipe", [], resilient_parsing=True) as ctx:
+        command = group.get_command(ctx, "deploy")  # type: ignore[attr-defined]
+        assert command is not None
+        with command.make_context("deploy", args[1:], parent=ctx) as sub:
+            return dict(sub.params)
 
 
 def test_deploy_jobs_have_their_environment_and_never_cancel_a_deploy() -> None:

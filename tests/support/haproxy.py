@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.pg import free_port
+from testbed.pg import free_port
 
 BACKEND = "targets"
 # `show servers state` srv_op_state: 2 is SRV_ST_RUNNING ("healthy"). srv_admin_state bits:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.pg import free_port
+from testbed.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ class LiveServer:
         self._log = tempfile.NamedTemporaryFile(prefix="autopipe-live-", suffix=".log")  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> LiveServer:
+    def start(self, timeout: float = 60.0) -> LiveServer:  # a deadline, not a speed target
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )

@@ -13,7 +13,7 @@ import pytest
 import app.__main__ as serve
 from app import migrate
 from app.config import get_settings
-from tests.support.pg import free_port
+from testbed.pg import free_port
 
 
 @pytest.fixture(autouse=True)
