@@ -9,7 +9,6 @@ import math
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from autopipe import lock, release, signals
 from autopipe.commands import deploy as deploy_command
+from testbed.waiting import wait_for
 from tests.deploy import fault_matrix as fm
 from tests.support.moto import World
 
@@ -29,14 +29,6 @@ RESULTS: dict[tuple[str, str], str] = {}  # (phase, fault) → "ok" | failure te
 def deploy(world: World, tag: str) -> tuple[int, dict[str, Any]]:
     result = world.cli("deploy", "--tag", tag, "--git-sha", SHA, "--output", "json")
     return result.exit_code, json.loads(result.stdout or "{}")
-
-
-def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Arm:
@@ -82,7 +74,7 @@ class Arm:
         if self.phase == "migrate":
             # Mid-migration: once the one-off task runs, like a Ctrl-C a person would send.
             def when_running() -> None:
-                until(self._migration_running, "the migration task to run")
+                wait_for(self._migration_running, "the migration task to run")
                 os.kill(os.getpid(), signum)
 
             thread = threading.Thread(target=when_running, daemon=True)
@@ -150,7 +142,7 @@ def settled(world: World) -> None:
             "SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED",
         )  # fmt: skip
 
-    until(final, "ECS to finish the service's deployment")
+    wait_for(final, "ECS to finish the service's deployment")
 
 
 def delivered(world: World) -> list[str]:

@@ -12,10 +12,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import pytest
 
+from testbed.waiting import wait_for
 from tests.support.moto import ROOT, World
 
 INTERRUPTED = 130  # docs/deployer.md
@@ -43,14 +43,6 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30)
         if selector.select(timeout=0.1):
             seen += process.stdout.readline()
     return seen
-
-
-def until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def deployment_status(world: World, arn: str) -> str:
@@ -83,7 +75,7 @@ def test_interrupt_mid_rollout_asks_ecs_to_roll_back(world: World, sig: signal.S
     # What the message claims: ECS rolls the deployment back by itself, to the proven release,
     # and the release record already names it.
     arn = str(world.service()["currentServiceDeployment"])
-    until(lambda: deployment_status(world, arn) == "ROLLBACK_SUCCESSFUL", "ECS's rollback")
+    wait_for(lambda: deployment_status(world, arn) == "ROLLBACK_SUCCESSFUL", "ECS's rollback")
     assert world.revision() == proven
     assert recorded(world) == proven
     assert [p["text"] for p in world.slack.payloads[-1:]] == [
