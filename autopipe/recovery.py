@@ -103,11 +103,7 @@ class Recovery:
     def _begin(self, deployment_arn: str | None, target: Target) -> Result:
         deployment = None
         if deployment_arn:
-            deployment = self.watcher.persist.call(
-                "rollback: DescribeServiceDeployments",
-                lambda: ecs.describe_deployment(self.aws, deployment_arn),
-                within=30,
-            )
+            deployment = self._visible(deployment_arn)
         status = str((deployment or {}).get("status", ""))
         if deployment_arn and status in rollout.ROLLING_BACK | {"ROLLBACK_SUCCESSFUL"}:
             self.reporter.step(f"ECS is rolling the deployment back ({status})", style="yellow")
@@ -134,6 +130,20 @@ class Recovery:
                 )
                 return Result(target.taskdef_arn, "ecs on request", deployment_arn)
         return self._update_to(target)
+
+    def _visible(self, arn: str, within: float = 15.0) -> dict[str, Any] | None:
+        """The deployment as ECS describes it, waiting a little for a read that does not see
+        it yet (eventual consistency right after UpdateService); None if it stays invisible."""
+        deadline = self.watcher.clock() + within
+        while True:
+            found = self.watcher.persist.call(
+                "rollback: DescribeServiceDeployments",
+                lambda: ecs.describe_deployment(self.aws, arn),
+                within=30,
+            )
+            if found is not None or self.watcher.clock() >= deadline:
+                return found
+            self.watcher.sleep(min(self.settings.poll_interval, 1.0))
 
     def _update_to(self, target: Target) -> Result:
         service = self.watcher.persist.call(

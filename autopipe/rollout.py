@@ -120,6 +120,7 @@ class Watcher:
     ) -> None:
         self._aws, self._settings, self._reporter = aws, settings, reporter
         self._sleep, self._clock = sleep, clock
+        self.sleep, self.clock = sleep, clock  # for the rollback, on the same seams
         self.persist = Persistence(reporter, sleep=sleep, clock=clock)
         self._alarm_states: dict[str, str] = {}
         self._seen_events: set[str] = set()

@@ -95,6 +95,7 @@ class Deployment:
         self.recovery = Recovery(aws, settings, reporter, self.watcher)
         self._phase = "start"
         self.touched = False  # UpdateService was sent (its answer may not have arrived)
+        self.lost_lock = False
         self.deployment_arn: str | None = None
         self.new_arn: str | None = None
         self.target: Target | None = None
@@ -136,19 +137,14 @@ class Deployment:
         started = time.monotonic()
         error: AutopipeError | None = None
         try:
-            self.steps.all()
-        except KeyboardInterrupt as exc:
+            error = self._attempt()
+        except KeyboardInterrupt as exc:  # in any phase, the way back after a failure included
             with deferred_signals():
                 error = self._interrupted(getattr(exc, "state", ""))
-        except LockLost as exc:
-            error = exc if exc.details.get("settled") else self._lock_lost(exc)
-        except (RolledBack, RollbackFailed) as exc:
-            error = exc
-        except Exception as exc:  # an AWS error or a bug, in any phase
-            error = self._failed(exc)
         with deferred_signals():
             self.result["phase"] = self.phase
-            self.recovery.restore_alarms()
+            if not self.lost_lock:  # no write of ours once someone else holds the lock
+                self.recovery.restore_alarms()
             self.phase = "unlock"
             self._unlock()
             self.result["duration_seconds"] = round(time.monotonic() - started, 2)
@@ -163,6 +159,17 @@ class Deployment:
             error.details = {**self.result, **error.details}
             raise error
         return self.result
+
+    def _attempt(self) -> AutopipeError | None:
+        try:
+            self.steps.all()
+        except LockLost as exc:
+            return exc if exc.details.get("settled") else self._lock_lost(exc)
+        except (RolledBack, RollbackFailed) as exc:
+            return exc
+        except Exception as exc:  # an AWS error or a bug, in any phase
+            return self._failed(exc)
+        return None
 
     def _failed(self, exc: Exception) -> AutopipeError:
         """Any error: before UpdateService nothing changed; after it, roll back."""
@@ -230,6 +237,7 @@ class Deployment:
         )
 
     def _lock_lost(self, exc: LockLost) -> AutopipeError:
+        self.lost_lock = True
         state = (
             f"deployment {self.deployment_arn} of {self.result['revision']} was left to ECS "
             "(its circuit breaker and alarms still apply) and to whoever holds the lock now"
@@ -237,7 +245,7 @@ class Deployment:
             else "the service was not changed"
         )
         return LockLost(
-            f"{exc.message} during {self.phase}: stopped before the next write; {state}",
+            f"{exc.message} (during {self.phase}); {state}",
             details={"settled": True},
         )
 

@@ -167,7 +167,7 @@ class Steps:
             try:
                 return d.watcher.persist.call("update: ListServiceDeployments", look, within=10)
             except LookupError:
-                d.watcher._sleep(d.settings.poll_interval)
+                d.watcher.sleep(d.settings.poll_interval)
         raise AutopipeError("ECS lists no deployment for the update after 60 s")
 
     def _own_alarms(self, service: dict[str, Any]) -> list[str]:
