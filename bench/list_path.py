@@ -28,7 +28,7 @@ from bench.read_path import DATABASE, app_env, migrate, preflight, source_revisi
 from bench.report import Measurement, Summary, record_header
 from bench.services import Server, ServiceError, busy_share, core_ticks, http_get, postgres
 from bench.wrk import RANDOM_IDS_SCRIPT, WrkError, run_wrk, wrk_command
-from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
+from testbed.pg import PostgresServer, PostgresUnavailable, free_port
 
 RESULTS = Path(__file__).with_name("results") / "list_path.json"
 MAX_RATIO = 3.0
