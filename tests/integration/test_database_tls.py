@@ -116,7 +116,7 @@ async def _session_is_encrypted(url: str) -> bool:
     store = await open_store(Settings(database_url=url))
     try:
         await store.ping()
-        pool = store.pool  # type: ignore[attr-defined]
+        pool = store.pool.pool  # type: ignore[attr-defined]  # asyncpg's, inside the bounded one
         return bool(await pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
     finally:
         await store.close()
