@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LOCAL_BASE = "autopipe/python:3.11-slim-local"
 FARGATE_LIMITS = [
     "--cpus", "0.25", "--memory", "512m", "--memory-swap", "512m",

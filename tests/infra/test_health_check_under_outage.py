@@ -160,8 +160,8 @@ async def test_a_database_outage_replaces_no_task(
                 for p in (target_group, container, control)
             ]
             await asyncio.sleep(2)
-            stopped = time.monotonic()
             await asyncio.to_thread(pg.stop)
+            stopped = time.monotonic()  # down from here: a loaded machine stops it slowly
             await asyncio.sleep(OUTAGE_SECONDS)
             await asyncio.to_thread(pg.start)
             restarted = time.monotonic()

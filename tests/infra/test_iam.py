@@ -20,6 +20,7 @@ NO_RESOURCE_TYPES = frozenset(
     {
         "ecr:GetAuthorizationToken",
         "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
     }
