@@ -21,6 +21,7 @@ from autopipe.errors import LockHeld, LockLost
 from autopipe.lock import DeployLock, whoami
 from autopipe.output import Reporter
 from autopipe.runner import Common
+from testbed.waiting import wait_for
 from tests.support.moto import CallLog, World
 
 LEASE = 30.0
@@ -197,12 +198,13 @@ def test_keep_alive_heartbeats_in_the_background(world: World) -> None:
     mine = new_lock(world)
     first = mine.acquire(owner="ci", reason="deploy", ttl=0.3)  # a heartbeat every 0.1 s
     with mine.keep_alive():
-        deadline = time.monotonic() + 10
         rvns = {first.rvn}
-        while len(rvns) < 3:
-            assert time.monotonic() < deadline, "no heartbeat"
+
+        def three_versions() -> bool:
             rvns.add(new_lock(world).status().rvn)  # type: ignore[union-attr]
-            time.sleep(0.02)
+            return len(rvns) >= 3
+
+        wait_for(three_versions, "two heartbeats")
     assert mine.lost is None
     assert mine.release() is True
 
@@ -231,10 +233,7 @@ def test_keep_alive_records_a_lost_lock_and_ensure_fails_at_once(
         assert seen is not None
         assert human.force_release(seen) is True
         human.acquire(owner="human", reason="maintenance", ttl=LEASE)
-        deadline = time.monotonic() + 10
-        while mine.lost is None:
-            assert time.monotonic() < deadline, "the heartbeat never noticed"
-            time.sleep(0.02)
+        wait_for(lambda: mine.lost is not None, "the heartbeat to notice")
         before = len(calls.calls)
         with pytest.raises(LockLost, match="someone else holds it"):
             mine.ensure()
@@ -294,9 +293,7 @@ def test_a_second_deploy_fails_fast_and_names_the_holder(world: World) -> None:
 
     first = threading.Thread(target=first_deploy)
     first.start()
-    deadline = time.monotonic() + 5
-    while not world.emulator.deployments.active and time.monotonic() < deadline:
-        time.sleep(0.02)  # until the first deploy is rolling out, lock held
+    wait_for(lambda: world.emulator.deployments.active, "the first deploy rolling out", 5)
     result = world.cli("deploy", "--tag", "v2", "--output", "json")
     for rollout in list(world.emulator.deployments.active.values()):
         rollout.outcome = "complete"  # let the first one finish

@@ -3,10 +3,9 @@ package, reset before each test, with a cluster, a network and helpers to drive 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import boto3
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from autopipe.aws import Aws
 from ecs_model.emulator import Emulator
 from ecs_model.seed import network
+from testbed import waiting
 
 T = TypeVar("T")
 CLUSTER = "model-cluster"
@@ -23,15 +23,8 @@ ALARM = "model-5xx"
 
 
 def wait_for(probe: Callable[[], T | None], *, timeout: float = 10.0, what: str = "") -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.02)
+    """testbed's poll with a deadline, in the keyword form these tests call it."""
+    return cast(T, waiting.wait_for(probe, what or repr(probe), timeout))
 
 
 @dataclass
