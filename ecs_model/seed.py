@@ -177,6 +177,21 @@ def network(aws: Aws) -> tuple[str, str]:
     return str(subnet), str(group)
 
 
+def deployment_alarm(cloudwatch: Any, name: str) -> None:
+    """A target-5xx alarm like the stack's, in OK."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seed")
+
+
 def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpec]) -> Seeded:
     subnet, group = network(aws)
     aws.ecs().create_cluster(clusterName=settings.cluster)
@@ -201,17 +216,7 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
         AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
     )
     for alarm in settings.alarms:
-        aws.cloudwatch().put_metric_alarm(
-            AlarmName=alarm,
-            Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=5,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        aws.cloudwatch().set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="seed")
+        deployment_alarm(aws.cloudwatch(), alarm)
     first = images[0]
     host = registry_host(aws.account_id(), settings.region)
     bootstrap = resolve.render(

@@ -12,7 +12,7 @@ import pytest
 
 from autopipe.aws import Aws
 from ecs_model.emulator import Emulator
-from ecs_model.seed import network
+from ecs_model.seed import deployment_alarm, network
 from testbed import waiting
 
 T = TypeVar("T")
@@ -145,16 +145,5 @@ def cloud(emulator: Emulator, subnet_and_group: tuple[str, str]) -> Cloud:
     world = Cloud(emulator, aws)
     world.subnet, world.group = subnet_and_group
     world.ecs.create_cluster(clusterName=CLUSTER)
-    cloudwatch = world.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    world.alarm("OK")
+    deployment_alarm(world.client("cloudwatch"), ALARM)
     return world
