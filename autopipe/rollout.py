@@ -119,8 +119,7 @@ class Watcher:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._aws, self._settings, self._reporter = aws, settings, reporter
-        self._sleep, self._clock = sleep, clock
-        self.sleep, self.clock = sleep, clock  # for the rollback, on the same seams
+        self.sleep, self.clock = sleep, clock  # the rollback waits on the same seams
         self.persist = Persistence(reporter, sleep=sleep, clock=clock)
         self._alarm_states: dict[str, str] = {}
         self._seen_events: set[str] = set()
@@ -131,11 +130,11 @@ class Watcher:
         """Until the deployment `arn` is final or `timeout` passes. `alarms`: alarms ECS does
         not act on (not in the service's deploymentConfiguration) that autopipe watches; one
         in ALARM ends the watch with ALARM so the caller asks ECS to roll back."""
-        deadline = self._clock() + timeout
+        deadline = self.clock() + timeout
         best: dict[str, Any] = {}
         last = ""
         while True:
-            remaining = deadline - self._clock()
+            remaining = deadline - self.clock()
             found = self.persist.call(
                 f"{what}: DescribeServiceDeployments",
                 lambda: ecs.describe_deployment(self._aws, arn),
@@ -157,10 +156,10 @@ class Watcher:
                 if in_alarm and best.get("status") in STOPPABLE:
                     return Outcome(ALARM, f"alarm in ALARM: {', '.join(in_alarm)}", best)
             self._report_events()
-            if self._clock() >= deadline:
+            if self.clock() >= deadline:
                 state = best.get("status", "not visible yet")
                 return Outcome(TIMEOUT, f"still {state} after {timeout:g}s", best)
-            self._sleep(min(self._settings.poll_interval, max(deadline - self._clock(), 0)))
+            self.sleep(min(self._settings.poll_interval, max(deadline - self.clock(), 0)))
 
     def alarms_in_alarm(self, alarms: Sequence[str]) -> list[str]:
         if not alarms:
