@@ -71,17 +71,23 @@ class Arm:
             other.acquire(owner="someone-else@elsewhere", reason="took over", ttl=600)
 
     def _signal(self, signum: int) -> None:
+        # A real signal, aimed at the main thread (where the kernel delivers a terminal's
+        # Ctrl-C or the runner's SIGTERM to a process whose main thread accepts it): with
+        # os.kill another of the test's threads may take it, and the handler then runs a
+        # few instructions later, wherever the main thread happens to be.
+        main = threading.main_thread().ident
+        assert main is not None
         if self.phase == "migrate":
             # Mid-migration: once the one-off task runs, like a Ctrl-C a person would send.
             def when_running() -> None:
                 wait_for(self._migration_running, "the migration task to run")
-                os.kill(os.getpid(), signum)
+                signal.pthread_kill(main, signum)
 
             thread = threading.Thread(target=when_running, daemon=True)
             thread.start()
             self.threads.append(thread)
         else:
-            os.kill(os.getpid(), signum)
+            signal.raise_signal(signum)  # the handler runs before this returns
 
     phase = ""
 
