@@ -111,6 +111,7 @@ def render(
     secrets = {name: value_from(ref, resolver) for name, ref in settings.secrets.items()}
     values = {
         "FAMILY": settings.family,
+        "SERVICE": settings.service,
         "CONTAINER": settings.container,
         "IMAGE": image_uri,
         "IMAGE_TAG": image_tag,

@@ -59,6 +59,7 @@ class AppTaskDefinition(Construct):
         self.task_role = _ecs_tasks_role(self, "TaskRole", names.task_role)
         values = {
             "FAMILY": names.family,
+            "SERVICE": names.service,
             "CONTAINER": names.container,
             "IMAGE": image_uri,
             "IMAGE_TAG": image_tag,

@@ -11,12 +11,44 @@ from autopipe.errors import ConfigError
 from tests.support.moto import CONFIG
 
 
-def test_seed_names_are_the_defaults() -> None:
-    s = Settings()
-    assert (s.cluster, s.service, s.family, s.repository, s.log_group) == (
+def test_the_names_derive_from_the_project() -> None:
+    s = Settings(project="auto-pipe", env="staging")
+    assert (s.cluster, s.service, s.family, s.repository, s.log_group, s.lock_table) == (
         "auto-pipe-cluster", "auto-pipe-service", "auto-pipe-task", "auto-pipe-api",
-        "/ecs/auto-pipe-app",
+        "/ecs/auto-pipe-app", "auto-pipe-locks",
     )  # fmt: skip
+    assert s.release_prefix == "/auto-pipe/staging/release"
+    assert Settings(project="acme-shop", cluster="kept").cluster == "kept"  # a set name wins
+
+
+def test_placeholders_name_the_derived_names(tmp_path: Path) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(
+        'project = "acme-shop"\n[environments.qa]\nalarms = ["{prefix}-5xx"]\n'
+        'secrets = { API_KEYS = "{api_keys_secret}:API_KEYS" }\n'
+        'environment = { DB_HOST = "ssm:{service_parameters}/db-host", RAW = "{other}" }\n'
+    )
+    s = load_settings(config=config, env="qa", environ={})
+    assert s.alarms == ("acme-shop-qa-5xx",)
+    assert s.secrets == {"API_KEYS": "acme-shop/qa/api-keys:API_KEYS"}
+    assert s.environment == {"DB_HOST": "ssm:/acme-shop/qa/service/db-host", "RAW": "{other}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('alarms = ["x"]\n', "set `project`"),
+        ('project = "Acme_Shop"\n', "lowercase"),
+        ('cluster = "c"\nalarms = ["{prefix}-5xx"]\n', "need `project`"),
+    ],
+)
+def test_a_missing_or_bad_project_is_a_config_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config=config, environ={})
 
 
 def test_the_repository_config_has_staging_and_production() -> None:
@@ -36,7 +68,7 @@ def test_the_repository_config_has_staging_and_production() -> None:
 def test_precedence(tmp_path: Path) -> None:
     config = tmp_path / "autopipe.toml"
     config.write_text(
-        'cluster = "top"\npoll_interval = 1.5\nalarms = ["a"]\n'
+        'project = "p"\ncluster = "top"\npoll_interval = 1.5\nalarms = ["a"]\n'
         '[environments.prod]\ncluster = "env"\nservice = "svc-env"\n'
     )
     environ = {"AUTOPIPE_SERVICE": "svc-var", "AUTOPIPE_ALARMS": "x, y", "AUTOPIPE_ENV": "prod"}

@@ -84,6 +84,7 @@ def test_the_task_definition_is_the_template(synth: Synth, stack: str, app_env: 
             source,
             {
                 "FAMILY": "auto-pipe-task",
+                "SERVICE": "auto-pipe-service",
                 "CONTAINER": "app",
                 "APP_ENV": app_env,
                 "REGION": "eu-west-1",
