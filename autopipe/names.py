@@ -19,18 +19,26 @@ Settings in `autopipe.toml` may use the per-environment names as `{placeholders}
 lists them), e.g. `alarms = ["{prefix}-5xx"]`, so the file spells no name twice.
 
 This module is part of the deployer's wheel and imports nothing from infra/: the CDK app imports
-it, never the reverse.
+it, never the reverse. It needs only the standard library, so the Makefile and the workflows run
+it before anything is installed:
+
+    python3 -m autopipe.names repository      # auto-pipe-api
+    python3 -m autopipe.names                 # every project-level name, as name=value lines
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from autopipe.errors import ConfigError
 
+CONFIG_FILE = "autopipe.toml"
 CONFIG_KEY = "project"
 # Lowercase words joined by single hyphens: valid in every name below (ECR, IAM, RDS identifiers,
 # CloudFormation stacks, DynamoDB, SSM paths, image tags). At most 24 characters keeps the longest
@@ -168,21 +176,16 @@ class Names:
         values = self.placeholders(env)
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
-    def for_environments(self, environments: tuple[str, ...]) -> dict[str, object]:
-        """Everything above as plain data (`autopipe names --json`)."""
-        single = (
-            "title", "repository", "cluster", "service", "family", "container", "log_group",
-            "log_stream_prefix", "execution_role", "task_role", "deploy_role", "lock_table",
-            "local_image", "local_postgres_image", "compose_project",
-        )  # fmt: skip
-        out: dict[str, object] = {"project": self.project}
-        out.update({key: getattr(self, key) for key in single})
-        out["environments"] = {
-            env: {"stack": self.stack(env), "bootstrap_stack": self.bootstrap_stack(env)}
-            | {k: v for k, v in self.placeholders(env).items() if k not in ("project", "env")}
-            for env in environments
-        }
-        return out
+    def single(self) -> dict[str, str]:
+        """The names that do not depend on the environment, by setting name."""
+        return {key: getattr(self, key) for key in SINGLE}
+
+
+SINGLE = (
+    "project", "title", "repository", "cluster", "service", "family", "container", "log_group",
+    "log_stream_prefix", "execution_role", "task_role", "deploy_role", "lock_table",
+    "local_image", "local_postgres_image", "compose_project",
+)  # fmt: skip
 
 
 def unexpanded(text: str) -> list[str]:
@@ -204,3 +207,25 @@ def read_project(path: Path) -> str:
     if found := problems(project):
         raise ConfigError(f"{path}: {'; '.join(found)}")
     return project
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m autopipe.names",
+        description="The physical names autopipe.toml's project gives.",
+    )
+    parser.add_argument("name", nargs="?", choices=SINGLE, help="print just this one")
+    parser.add_argument("--config", type=Path, default=Path(CONFIG_FILE))
+    args = parser.parse_args(argv)
+    try:
+        names = Names(read_project(args.config)).single()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    lines = [names[args.name]] if args.name else [f"{k}={v}" for k, v in names.items()]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
