@@ -41,6 +41,7 @@ class Settings:
     repository: str = ""
     log_group: str = ""
     log_stream_prefix: str = "app"
+    metrics_namespace: str = ""  # the app's CloudWatch metrics (METRICS_NAMESPACE in the task)
     template: str = "taskdef.template.json"
     # What the task sees and where it runs.
     app_env: str = "staging"
@@ -113,7 +114,7 @@ FIELDS = {f.name for f in dataclasses.fields(Settings)}
 # Settings that `project` provides when they are not set.
 DERIVED = (
     "cluster", "service", "family", "repository", "log_group", "execution_role", "task_role",
-    "lock_table", "local_image",
+    "lock_table", "local_image", "metrics_namespace",
 )  # fmt: skip
 
 

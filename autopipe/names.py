@@ -84,6 +84,11 @@ class Names:
         return "".join(word.capitalize() for word in self.project.split("-"))
 
     @property
+    def metrics_namespace(self) -> str:
+        """The app's CloudWatch metrics (EMF), which the alarms and the dashboard read."""
+        return self.title
+
+    @property
     def repository(self) -> str:
         return f"{self.project}-api"
 
@@ -182,9 +187,9 @@ class Names:
 
 
 SINGLE = (
-    "project", "title", "repository", "cluster", "service", "family", "container", "log_group",
-    "log_stream_prefix", "execution_role", "task_role", "deploy_role", "lock_table",
-    "local_image", "local_postgres_image", "compose_project",
+    "project", "title", "metrics_namespace", "repository", "cluster", "service", "family",
+    "container", "log_group", "log_stream_prefix", "execution_role", "task_role", "deploy_role",
+    "lock_table", "local_image", "local_postgres_image", "compose_project",
 )  # fmt: skip
 
 

@@ -112,6 +112,7 @@ def render(
     values = {
         "FAMILY": settings.family,
         "SERVICE": settings.service,
+        "METRICS_NAMESPACE": settings.metrics_namespace,
         "CONTAINER": settings.container,
         "IMAGE": image_uri,
         "IMAGE_TAG": image_tag,

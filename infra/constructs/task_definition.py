@@ -60,6 +60,7 @@ class AppTaskDefinition(Construct):
         values = {
             "FAMILY": names.family,
             "SERVICE": names.service,
+            "METRICS_NAMESPACE": names.metrics_namespace,
             "CONTAINER": names.container,
             "IMAGE": image_uri,
             "IMAGE_TAG": image_tag,

@@ -113,6 +113,7 @@ class ServiceStack(Stack):
             retention=retention,
             key=key,
             service_name=n.service,
+            namespace=n.metrics_namespace,
         )
         release = ReleaseParameters(self, "Release", prefix=c.release_parameter_prefix)
         task = AppTaskDefinition(
