@@ -98,6 +98,7 @@ LOCAL_POSTGRES_IMAGE ?= $(call name,local_postgres_image)
 GIT_SHA ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 PYTHON_IMAGE ?= $(shell docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 && echo $(BASE_IMAGE))
 BUILD_ARGS = --build-arg GIT_SHA=$(GIT_SHA) --build-arg IMAGE_TAG=$(IMAGE) \
+	--build-arg TITLE=$(call name,repository) \
 	$(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 COMPOSE = IMAGE=$(IMAGE) LOCAL_POSTGRES_IMAGE=$(LOCAL_POSTGRES_IMAGE) \
 	docker-compose -p $(call name,compose_project)

@@ -1,7 +1,7 @@
 """The project's physical names, all derived from one project name: `project` in `autopipe.toml`.
 
 The deployer (autopipe/config.py), the CDK app (infra/config.py), the workflows and compose (the
-Makefile and `autopipe names`) take every AWS and local name from here, so a fork renames the
+Makefile's `make names`) take every AWS and local name from here, so a fork renames the
 project by changing that one line. The package and CLI are called `autopipe` whatever the
 project is: that is the tool's name, not a resource's.
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from autopipe import names
 from autopipe.config import Settings, load_settings
 from autopipe.errors import ConfigError
 from tests.support.moto import CONFIG
@@ -113,3 +114,23 @@ def test_tables_from_the_environment_are_json(tmp_path: Path) -> None:
 def test_the_config_is_found_from_a_subdirectory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CONFIG.parent / "autopipe" / "commands")
     assert load_settings(env="production", environ={}).region == "eu-west-1"
+
+
+def test_the_names_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m autopipe.names` (what `make names` runs): one name, or all; a bad project is a
+    one-line error and exit 2."""
+    config = tmp_path / "autopipe.toml"
+    config.write_text('project = "acme-shop"\n')
+    assert names.main(["repository", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "acme-shop-api\n"
+    assert names.main(["--config", str(config)]) == 0
+    listed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert (listed["cluster"], listed["title"], listed["local_image"]) == (
+        "acme-shop-cluster", "AcmeShop", "acme-shop-api:local",
+    )  # fmt: skip
+    config.write_text('project = "Acme_Shop"\n')
+    assert names.main(["--config", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: ")
