@@ -42,9 +42,12 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG GIT_SHA=unknown
 ARG VERSION=0.1.0
 ARG IMAGE_TAG=unknown
+# The source the workflow builds from (its repository URL); TITLE: the ECR repository's name,
+# which the Makefile and the workflow take from autopipe.toml's project (`make names`).
 ARG SOURCE=https://github.com/auto-pipe/auto-pipe
-LABEL org.opencontainers.image.title="auto-pipe-api" \
-      org.opencontainers.image.description="Auto-Pipe items API (FastAPI)" \
+ARG TITLE=api
+LABEL org.opencontainers.image.title="${TITLE}" \
+      org.opencontainers.image.description="Items API (FastAPI)" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.revision="${GIT_SHA}" \
       org.opencontainers.image.version="${VERSION}" \

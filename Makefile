@@ -90,12 +90,22 @@ fmt: sync ## Apply ruff's fixes and formatting
 # PYTHON_IMAGE: the official base by default (see Dockerfile); `make base-image` builds a local
 # stand-in for machines with no registry access and the targets below then use it.
 BASE_IMAGE ?= autopipe/python:3.11-slim-local
-IMAGE ?= auto-pipe-api:local
+# The project's names (autopipe.toml's `project`, derived by autopipe/names.py; standard library
+# only, so no sync is needed). Recursive variables: read only by the targets that use them.
+name = $(shell $(UV_PYTHON) -m autopipe.names $(1))
+IMAGE ?= $(call name,local_image)
+LOCAL_POSTGRES_IMAGE ?= $(call name,local_postgres_image)
 GIT_SHA ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 PYTHON_IMAGE ?= $(shell docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 && echo $(BASE_IMAGE))
 BUILD_ARGS = --build-arg GIT_SHA=$(GIT_SHA) --build-arg IMAGE_TAG=$(IMAGE) \
+	--build-arg TITLE=$(call name,repository) \
 	$(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
-COMPOSE := docker-compose -p auto-pipe
+COMPOSE = IMAGE=$(IMAGE) LOCAL_POSTGRES_IMAGE=$(LOCAL_POSTGRES_IMAGE) \
+	docker-compose -p $(call name,compose_project)
+
+.PHONY: names
+names: ## The project's physical names (autopipe/names.py), name=value; into $GITHUB_OUTPUT in Actions
+	@$(UV_PYTHON) -m autopipe.names >> "$${GITHUB_OUTPUT:-/dev/stdout}"
 
 .PHONY: docker-engine
 docker-engine: ## Install and start a Docker engine when none is running (Debian, root)
@@ -112,7 +122,7 @@ image: ## Build the service image ($(IMAGE))
 .PHONY: postgres-image
 postgres-image: ## Build the local PostgreSQL image the compose CI override uses
 	DOCKER_BUILDKIT=0 docker build --network host --pull=false \
-		--build-arg BASE_IMAGE=$(BASE_IMAGE) -t auto-pipe-postgres:local docker/postgres-local
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(LOCAL_POSTGRES_IMAGE) docker/postgres-local
 
 .PHONY: up
 up: ## Start the compose stack (db, migrate, web on http://127.0.0.1:8000) with auto-reload

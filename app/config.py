@@ -63,7 +63,9 @@ class Settings(BaseSettings):
 
     # CloudWatch embedded metric format on each JSON access line (RED metrics with no agent).
     emf_metrics: bool = True
+    # Outside ECS only: in ECS the task definition sets both from the project's names.
     service_name: str = "auto-pipe-service"
+    metrics_namespace: str = "AutoPipe"
 
     # OpenTelemetry tracing (app/observability/tracing.py): off unless an OTLP endpoint is set.
     # The standard OTEL_* names, so the collector's documentation applies as written.

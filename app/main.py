@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.log_level,
         json=settings.is_json_logs,
         emf_service=settings.service_name if settings.emf_metrics else None,
+        emf_namespace=settings.metrics_namespace,
         trace_ids=tracing_on,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopipe import names
 from autopipe.errors import ConfigError
 
 CONFIG_FILE = "autopipe.toml"
@@ -30,27 +31,30 @@ class Settings:
     region: str = "us-east-1"
     account_id: str | None = None
     endpoint_url: str | None = None
-    # The seed's names.
-    cluster: str = "auto-pipe-cluster"
-    service: str = "auto-pipe-service"
-    family: str = "auto-pipe-task"
+    # The physical names: empty = derived from `project` (autopipe/names.py), which is how the
+    # repository's autopipe.toml gets them; a name set explicitly wins.
+    project: str = ""
+    cluster: str = ""
+    service: str = ""
+    family: str = ""
     container: str = "app"
-    repository: str = "auto-pipe-api"
-    log_group: str = "/ecs/auto-pipe-app"
+    repository: str = ""
+    log_group: str = ""
     log_stream_prefix: str = "app"
+    metrics_namespace: str = ""  # the app's CloudWatch metrics (METRICS_NAMESPACE in the task)
     template: str = "taskdef.template.json"
     # What the task sees and where it runs.
     app_env: str = "staging"
     cpu_architecture: str = "X86_64"
-    execution_role: str = "auto-pipe-execution-role"
-    task_role: str = "auto-pipe-task-role"
+    execution_role: str = ""
+    task_role: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     desired_count: int | None = None
     # Gates and guards.
     url: str = ""
     alarms: tuple[str, ...] = ()
-    lock_table: str = "autopipe-locks"
+    lock_table: str = ""
     lock_ttl: int = 3600  # the lease of `autopipe lock acquire` (a person: no heartbeats)
     lock_lease: float = 60.0  # a deploy's lease, renewed every lease/3 while it runs
     scan_fail_on: tuple[str, ...] = ("CRITICAL", "HIGH")
@@ -66,12 +70,28 @@ class Settings:
     smoke_interval: float = 0.3
     smoke_timeout: float = 60.0
     slack_webhook_env: str = "SLACK_WEBHOOK_URL"
-    local_image: str = "auto-pipe-api:local"
+    local_image: str = ""
     # SSM parameters (`image`, `image-tag`, `git-sha`) recording what serves now; the infra stack
-    # reads them. `{env}` is replaced by the environment's name.
-    release_parameter_prefix: str = "/auto-pipe/{env}/release"
+    # reads them. `{env}` is replaced by the environment's name; empty = derived from `project`.
+    release_parameter_prefix: str = ""
     # Where relative paths (template) are resolved; set by the loader.
     root: str = "."
+
+    def __post_init__(self) -> None:
+        """Fill the names left empty from `project`, and the `{placeholders}` in the values."""
+        if not self.project:
+            return
+        derived = names.Names(self.project, self.container, self.log_stream_prefix)
+        for name in DERIVED:
+            if not getattr(self, name):
+                object.__setattr__(self, name, getattr(derived, name))
+        if not self.release_parameter_prefix:
+            prefix = derived.release_parameters(self.env)
+            object.__setattr__(self, "release_parameter_prefix", prefix)
+        for f in dataclasses.fields(self):
+            if f.name not in ("project", "env", "root"):
+                value = getattr(self, f.name)
+                object.__setattr__(self, f.name, _expand(value, derived, self.env))
 
     @property
     def template_path(self) -> Path:
@@ -91,6 +111,32 @@ class Settings:
 
 
 FIELDS = {f.name for f in dataclasses.fields(Settings)}
+# Settings that `project` provides when they are not set.
+DERIVED = (
+    "cluster", "service", "family", "repository", "log_group", "execution_role", "task_role",
+    "lock_table", "local_image", "metrics_namespace",
+)  # fmt: skip
+
+
+def _expand(value: Any, derived: names.Names, env: str) -> Any:
+    if isinstance(value, str):
+        return derived.expand(value, env)
+    if isinstance(value, tuple):
+        return tuple(_expand(item, derived, env) for item in value)
+    if isinstance(value, dict):
+        return {key: _expand(item, derived, env) for key, item in value.items()}
+    return value
+
+
+def _placeholders_left(s: Settings) -> list[str]:
+    left: set[str] = set()
+    for f in dataclasses.fields(s):
+        value = getattr(s, f.name)
+        texts = value.values() if isinstance(value, dict) else (value,)
+        for text in texts if not isinstance(value, tuple) else value:
+            if isinstance(text, str):
+                left.update(names.unexpanded(text))
+    return sorted(left)
 
 
 def load_settings(
@@ -192,8 +238,19 @@ def _build(values: dict[str, Any]) -> Settings:
     return settings
 
 
+def _name_problems(s: Settings) -> list[str]:
+    problems = names.problems(s.project) if s.project else []
+    if missing := [name for name in (*DERIVED, "release_parameter_prefix") if not getattr(s, name)]:
+        problems.append(
+            f"set `project` in {CONFIG_FILE} (every name derives from it) or {', '.join(missing)}"
+        )
+    if not s.project and (left := _placeholders_left(s)):
+        problems.append(f"{{{'}, {'.join(left)}}} need `project` in {CONFIG_FILE}")
+    return problems
+
+
 def _validate(s: Settings) -> None:
-    problems = []
+    problems = _name_problems(s)
     if s.cpu_architecture not in ARCHITECTURES:
         problems.append(f"cpu_architecture must be one of {', '.join(ARCHITECTURES)}")
     if s.scan_missing not in ("fail", "warn", "skip"):
@@ -213,7 +270,7 @@ def _validate(s: Settings) -> None:
     if not s.migration_command:
         problems.append("migration_command must not be empty")
     prefix = s.release_parameter_prefix
-    if not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix):
         problems.append("release_parameter_prefix must start with '/' and not end with '/'")
     if problems:
         raise ConfigError("invalid settings: " + "; ".join(problems))

@@ -111,6 +111,8 @@ def render(
     secrets = {name: value_from(ref, resolver) for name, ref in settings.secrets.items()}
     values = {
         "FAMILY": settings.family,
+        "SERVICE": settings.service,
+        "METRICS_NAMESPACE": settings.metrics_namespace,
         "CONTAINER": settings.container,
         "IMAGE": image_uri,
         "IMAGE_TAG": image_tag,

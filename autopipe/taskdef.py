@@ -25,6 +25,7 @@ _input_shape: Any = None
 
 
 def load_template(path: Path) -> dict[str, Any]:
+    """The template as JSON: the one loader (the CDK app's infra/taskdef_template.py uses it)."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
@@ -34,6 +35,36 @@ def load_template(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return data
+
+
+def placeholders(node: Any) -> set[str]:
+    """Every `${NAME}` in a template or a part of one."""
+    if isinstance(node, str):
+        return set(PLACEHOLDER.findall(node))
+    if isinstance(node, list):
+        return set().union(*(placeholders(item) for item in node)) if node else set()
+    if isinstance(node, dict):
+        return placeholders(list(node.values()))
+    return set()
+
+
+def fill(node: Any, values: Mapping[str, str]) -> Any:
+    """A copy of `node` with every `${NAME}` replaced; a placeholder without a value is an
+    error, never an empty string."""
+    missing = placeholders(node) - set(values)
+    if missing:
+        raise ConfigError(f"template placeholders without a value: {', '.join(sorted(missing))}")
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return PLACEHOLDER.sub(lambda m: values[m.group(1)], item)
+        if isinstance(item, list):
+            return [walk(i) for i in item]
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        return item
+
+    return walk(copy.deepcopy(node))
 
 
 def render(
@@ -49,27 +80,7 @@ def render(
     Extra variables replace same-named template entries; new ones are appended sorted, so the
     output is stable. A placeholder without a value is an error, never an empty string.
     """
-    missing: set[str] = set()
-
-    def fill(node: Any) -> Any:
-        if isinstance(node, str):
-
-            def one(match: re.Match[str]) -> str:
-                if match.group(1) not in values:
-                    missing.add(match.group(1))
-                    return match.group(0)
-                return values[match.group(1)]
-
-            return PLACEHOLDER.sub(one, node)
-        if isinstance(node, list):
-            return [fill(item) for item in node]
-        if isinstance(node, dict):
-            return {key: fill(item) for key, item in node.items()}
-        return node
-
-    taskdef: dict[str, Any] = fill(copy.deepcopy(dict(template)))
-    if missing:
-        raise ConfigError(f"template placeholders without a value: {', '.join(sorted(missing))}")
+    taskdef: dict[str, Any] = fill(dict(template), values)
     target = container_of(taskdef, container)
     target["environment"] = _merge(target.get("environment", []), environment or {}, "value")
     target["secrets"] = _merge(target.get("secrets", []), secrets or {}, "valueFrom")

@@ -39,7 +39,7 @@ FEATURE_FLAGS: Mapping[str, Any] = {
     "@aws-cdk/core:enablePartitionLiterals": True,
     "@aws-cdk/aws-iam:standardizedServicePrincipals": True,
 }
-TAGS = {"project": "auto-pipe", "managed-by": "aws-cdk"}
+TAGS = {"managed-by": "aws-cdk"}  # and `project` (autopipe.toml's) and `environment`
 
 
 def build_app(
@@ -76,7 +76,7 @@ def add_environment(
         env.bootstrap_stack_name,
         config=env,
         env=where,
-        description=f"auto-pipe {env.name}: GitHub OIDC, deploy role, image repository",
+        description=f"{env.project} {env.name}: GitHub OIDC, deploy role, image repository",
         termination_protection=True,
     )
     service = ServiceStack(
@@ -85,11 +85,11 @@ def add_environment(
         config=env,
         template=template,
         env=where,
-        description=f"auto-pipe {env.name}: network, data, service, alarms, dashboard",
+        description=f"{env.project} {env.name}: network, data, service, alarms, dashboard",
         termination_protection=env.name == "production",
     )
     for stack in (bootstrap, service):
-        for key, value in {**TAGS, "environment": env.name}.items():
+        for key, value in {**TAGS, "project": env.project, "environment": env.name}.items():
             cdk.Tags.of(stack).add(key, value)
     return bootstrap, service
 

@@ -1,26 +1,36 @@
 """Per-environment values, in one place. Everything a stack varies on is here.
 
-The seed's names (`Names`) match `autopipe.toml`: the deployer and the stacks must agree on them.
-Each environment lives in its own AWS account (IAM role names, the cluster and the log group are
-fixed names, so two environments cannot share an account without renaming them here).
+The physical names are not: they derive from the project's name, `project` in `autopipe.toml`,
+through autopipe/names.py, the module the deployer uses too, so the stacks and the deployer
+cannot disagree and a fork renames everything in that one line. Each environment lives in its
+own AWS account (IAM role names, the cluster and the log group are fixed names, so two
+environments cannot share an account).
 
 CDK context overrides any field per environment, e.g.
-`-c production:certificate_arn=arn:aws:acm:... -c staging:account=111111111111`.
+`-c production:certificate_arn=arn:aws:acm:... -c staging:account=111111111111` (not the project:
+that is `autopipe.toml`'s, for the deployer and the stacks alike).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopipe import names as physical
+from autopipe.errors import ConfigError as DeployerConfigError
+from autopipe.names import Names
 from infra.errors import ConfigError
 
+__all__ = ["Names"]  # re-exported: the constructs take the names from here
 ENVIRONMENT_NAMES = ("staging", "production")
-CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+ROOT = Path(__file__).resolve().parents[1]
+CDK_JSON = ROOT / "cdk.json"
+PROJECT_CONFIG = ROOT / physical.CONFIG_FILE
 
 
 def checked_in_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -29,21 +39,13 @@ def checked_in_context(path: Path = CDK_JSON) -> dict[str, Any]:
     return context
 
 
-@dataclass(frozen=True, kw_only=True)
-class Names:
-    """Physical names shared with the deployer (`autopipe.toml`) and the seed."""
-
-    repository: str = "auto-pipe-api"
-    cluster: str = "auto-pipe-cluster"
-    service: str = "auto-pipe-service"
-    family: str = "auto-pipe-task"
-    container: str = "app"
-    log_group: str = "/ecs/auto-pipe-app"
-    log_stream_prefix: str = "app"
-    execution_role: str = "auto-pipe-execution-role"
-    task_role: str = "auto-pipe-task-role"
-    deploy_role: str = "auto-pipe-github-deploy"
-    lock_table: str = "autopipe-locks"
+@functools.cache
+def checked_in_project(path: Path = PROJECT_CONFIG) -> str:
+    """`project` in autopipe.toml: the name every physical name derives from."""
+    try:
+        return physical.read_project(path)
+    except DeployerConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,15 +111,21 @@ class EnvironmentConfig:
     slack_channel_id: str | None = None  # "C0..." (the channel's id, not its name)
     slo: Slo = field(default_factory=Slo)
     # GitHub OIDC: the deploy role trusts exactly this repository and GitHub environment.
-    github_repository: str = "example-org/auto-pipe"
+    github_repository: str = ""  # empty: example-org/<project>, an example to override
     github_environment: str = ""  # defaults to the environment's name
     create_oidc_provider: bool = True  # False when the account already has the provider
-    names: Names = field(default_factory=Names)
+    project: str = field(default_factory=checked_in_project)
 
     def __post_init__(self) -> None:
+        if not self.github_repository:
+            object.__setattr__(self, "github_repository", f"example-org/{self.project}")
         _validate(self)
 
-    # Names derived from the environment, shared with autopipe.toml.
+    @property
+    def names(self) -> Names:
+        """The physical names (autopipe/names.py), the deployer's too."""
+        return Names(self.project)
+
     @property
     def tls(self) -> bool:
         return bool(self.certificate_arn or self.hosted_zone_id)
@@ -131,36 +139,37 @@ class EnvironmentConfig:
     def slack(self) -> bool:
         return bool(self.slack_workspace_id and self.slack_channel_id)
 
+    # Names derived from the project and the environment: the deployer derives the same ones.
     @property
     def prefix(self) -> str:
-        return f"auto-pipe-{self.name}"
+        return self.names.prefix(self.name)
 
     @property
     def stack_name(self) -> str:
-        return f"AutoPipe-{self.name}"
+        return self.names.stack(self.name)
 
     @property
     def bootstrap_stack_name(self) -> str:
-        return f"AutoPipe-{self.name}-Bootstrap"
+        return self.names.bootstrap_stack(self.name)
 
     @property
     def api_keys_secret_name(self) -> str:
-        return f"auto-pipe/{self.name}/api-keys"
+        return self.names.api_keys_secret(self.name)
 
     @property
     def db_secret_name(self) -> str:
-        return f"auto-pipe/{self.name}/db"
+        return self.names.db_secret(self.name)
 
     @property
     def release_parameter_prefix(self) -> str:
         """SSM parameters holding what the deployer last shipped (image, image-tag, git-sha)."""
-        return f"/auto-pipe/{self.name}/release"
+        return self.names.release_parameters(self.name)
 
     @property
     def service_parameter_prefix(self) -> str:
         """SSM parameters the service stack writes for the deployer (the database's address),
         so `autopipe.toml` names them instead of copying values: read-only to the deploy role."""
-        return f"/auto-pipe/{self.name}/service"
+        return self.names.service_parameters(self.name)
 
     @property
     def github_subject(self) -> str:
@@ -168,7 +177,7 @@ class EnvironmentConfig:
         return f"repo:{self.github_repository}:environment:{environment}"
 
     def alarm_name(self, short: str) -> str:
-        return f"{self.prefix}-{short}"
+        return self.names.alarm(self.name, short)
 
 
 def load(name: str, context: Callable[[str], Any] | None = None) -> EnvironmentConfig:
@@ -181,7 +190,7 @@ def load(name: str, context: Callable[[str], Any] | None = None) -> EnvironmentC
     overrides: dict[str, Any] = {}
     for f in dataclasses.fields(base):
         raw = context(f"{name}:{f.name}")
-        if raw is not None and f.name not in ("name", "names", "slo"):
+        if raw is not None and f.name not in ("name", "project", "slo"):
             overrides[f.name] = _coerce(f.name, getattr(base, f.name), raw)
     return dataclasses.replace(base, **overrides) if overrides else base
 
@@ -203,7 +212,7 @@ def _coerce(name: str, current: Any, raw: Any) -> Any:
 
 
 def _validate(c: EnvironmentConfig) -> None:
-    problems = []
+    problems = physical.problems(c.project)
     if len(c.availability_zones) != 2 or not all(
         az.startswith(c.region) for az in c.availability_zones
     ):

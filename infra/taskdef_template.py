@@ -1,6 +1,7 @@
 """`taskdef.template.json`: the one source of truth for the container, also rendered by
-`autopipe`. This module reads it and fills its `${NAME}` placeholders; the CDK construct
-(`constructs/task_definition.py`) turns the result into a task definition.
+`autopipe`. The file is read and its `${NAME}` placeholders filled by the deployer's code
+(autopipe/taskdef.py: one loader for both); this module checks the template's shape and splits
+it for the CDK construct (`constructs/task_definition.py`), which turns it into a task definition.
 
 Keys the construct does not know how to carry over are an error, never silently dropped: a
 field added to the template must show up in the stack too (tests/infra proves both agree).
@@ -9,18 +10,18 @@ field added to the template must show up in the stack too (tests/infra proves bo
 from __future__ import annotations
 
 import copy
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autopipe import taskdef
+from autopipe.errors import ConfigError as DeployerConfigError
 from infra.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PATH = ROOT / "taskdef.template.json"
-PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+PLACEHOLDER = taskdef.PLACEHOLDER
 
 TASK_KEYS = frozenset(
     {
@@ -88,44 +89,20 @@ class TaskdefTemplate:
         return [s["name"] for s in self.container.get("secrets", [])]
 
 
-def placeholders(node: Any) -> set[str]:
-    if isinstance(node, str):
-        return set(PLACEHOLDER.findall(node))
-    if isinstance(node, list):
-        return set().union(*(placeholders(item) for item in node)) if node else set()
-    if isinstance(node, dict):
-        return placeholders(list(node.values()))
-    return set()
-
-
 def load(path: Path = DEFAULT_PATH) -> dict[str, Any]:
+    """The deployer's loader (autopipe/taskdef.py): both read the file the same way."""
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"task definition template not found: {path}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
-    return data
+        return taskdef.load_template(path)
+    except DeployerConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def fill(node: Any, values: Mapping[str, str]) -> Any:
-    """Replace every `${NAME}`; a placeholder without a value is an error (as in autopipe)."""
-    missing = placeholders(node) - set(values)
-    if missing:
-        raise ConfigError(f"template placeholders without a value: {', '.join(sorted(missing))}")
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return PLACEHOLDER.sub(lambda m: values[m.group(1)], item)
-        if isinstance(item, list):
-            return [walk(i) for i in item]
-        if isinstance(item, dict):
-            return {k: walk(v) for k, v in item.items()}
-        return item
-
-    return walk(copy.deepcopy(node))
+    """The deployer's `${NAME}` filling: a placeholder without a value is an error."""
+    try:
+        return taskdef.fill(node, values)
+    except DeployerConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def parse(data: Mapping[str, Any], values: Mapping[str, str]) -> TaskdefTemplate:

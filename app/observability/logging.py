@@ -103,19 +103,20 @@ def _trace_processors(trace_ids: bool) -> list[Processor]:
     return [add_trace_ids]
 
 
-# CloudWatch embedded metric format: the contract the CDK app's alarms and dashboard read.
-EMF_NAMESPACE = "AutoPipe"
-_EMF_DIRECTIVE = [
-    {
-        "Namespace": EMF_NAMESPACE,
-        "Dimensions": [["Service"], ["Service", "Route"]],
-        "Metrics": [
-            {"Name": "RequestCount", "Unit": "Count"},
-            {"Name": "ErrorCount", "Unit": "Count"},
-            {"Name": "Latency", "Unit": "Milliseconds"},
-        ],
-    }
-]
+# CloudWatch embedded metric format: the contract the CDK app's alarms and dashboard read. The
+# namespace is the project's (METRICS_NAMESPACE, set by the task definition).
+def _emf_directive(namespace: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Namespace": namespace,
+            "Dimensions": [["Service"], ["Service", "Route"]],
+            "Metrics": [
+                {"Name": "RequestCount", "Unit": "Count"},
+                {"Name": "ErrorCount", "Unit": "Count"},
+                {"Name": "Latency", "Unit": "Milliseconds"},
+            ],
+        }
+    ]
 
 
 class AccessLog:
@@ -130,11 +131,13 @@ class AccessLog:
         *,
         json: bool = True,
         emf_service: str | None = None,
+        emf_namespace: str = "AutoPipe",
         trace_ids: bool = False,
     ) -> None:
         self.enabled = logging.getLevelNamesMapping()[level] <= logging.INFO
         self.json = json
         self.emf_service = emf_service if json else None
+        self._emf_directive = _emf_directive(emf_namespace)
         self._structlog = structlog.get_logger("app.access")
         self._trace_fields: Callable[[], dict[str, str] | None] | None = None
         if trace_ids:
@@ -157,7 +160,7 @@ class AccessLog:
         if self.emf_service is not None:
             fields["_aws"] = {
                 "Timestamp": int(now.timestamp() * 1000),
-                "CloudWatchMetrics": _EMF_DIRECTIVE,
+                "CloudWatchMetrics": self._emf_directive,
             }
             fields["Service"] = self.emf_service
             fields["Route"] = fields["route"]

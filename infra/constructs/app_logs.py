@@ -4,7 +4,7 @@ The service writes JSON logs to stdout (awslogs driver -> `/ecs/auto-pipe-app`).
 metrics arrive as CloudWatch embedded metric format (EMF) records in the same stream, so no
 agent or API call is needed. The contract the app must keep (docs/infrastructure.md):
 
-    namespace  AutoPipe
+    namespace  the project's (`metrics_namespace`, autopipe/names.py; METRICS_NAMESPACE in the task)
     metrics    RequestCount (Count), ErrorCount (Count, 5xx only), Latency (Milliseconds)
     dimension sets  [Service] and [Service, Route]   Service = the ECS service name
 """
@@ -19,7 +19,6 @@ from constructs import Construct
 
 from infra.errors import ConfigError
 
-EMF_NAMESPACE = "AutoPipe"
 REQUESTS, ERRORS, LATENCY = "RequestCount", "ErrorCount", "Latency"
 
 
@@ -51,9 +50,11 @@ class AppLogs(Construct):
         retention: logs.RetentionDays,
         key: kms.IKey,
         service_name: str,
+        namespace: str,
     ) -> None:
         super().__init__(scope, id)
         self.service_name = service_name
+        self.namespace = namespace
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -66,7 +67,7 @@ class AppLogs(Construct):
     def metric(self, name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
         """An EMF metric aggregated over all routes (the `[Service]` dimension set)."""
         return cloudwatch.Metric(
-            namespace=EMF_NAMESPACE,
+            namespace=self.namespace,
             metric_name=name,
             dimensions_map={"Service": self.service_name},
             statistic=statistic,

@@ -48,13 +48,14 @@ class Database(Construct):
         deletion_protection: bool,
         identifier: str,
         log_retention: logs.RetentionDays,
+        project: str,
     ) -> None:
         super().__init__(scope, id)
         parameters = rds.ParameterGroup(
             self,
             "Parameters",
             engine=ENGINE,
-            description="auto-pipe: TLS only, slow statements logged",
+            description=f"{project}: TLS only, slow statements logged",
             parameters={"rds.force_ssl": "1", "log_min_duration_statement": "500"},
         )
         self.instance = rds.DatabaseInstance(

@@ -30,6 +30,7 @@ class Network(Construct):
         public_task_subnets: bool,
         container_port: int,
         flow_log_bucket: s3.IBucket,
+        project: str,
     ) -> None:
         super().__init__(scope, id)
         self.public_task_subnets = public_task_subnets
@@ -82,11 +83,14 @@ class Network(Construct):
         )
         self.data_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
+        # The descriptions carry the project's name (changing one replaces the group).
         self.alb_sg = self._group(
-            "LoadBalancer", "auto-pipe load balancer: HTTP/HTTPS from anywhere"
+            "LoadBalancer", f"{project} load balancer: HTTP/HTTPS from anywhere"
         )
-        self.task_sg = self._group("Tasks", "auto-pipe tasks: the container port from the ALB only")
-        self.db_sg = self._group("Database", "auto-pipe database: PostgreSQL from the tasks only")
+        self.task_sg = self._group(
+            "Tasks", f"{project} tasks: the container port from the ALB only"
+        )
+        self.db_sg = self._group("Database", f"{project} database: PostgreSQL from the tasks only")
         for port in (80, 443):
             self.alb_sg.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"HTTP(S) from the internet ({port})"

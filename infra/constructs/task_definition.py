@@ -59,6 +59,8 @@ class AppTaskDefinition(Construct):
         self.task_role = _ecs_tasks_role(self, "TaskRole", names.task_role)
         values = {
             "FAMILY": names.family,
+            "SERVICE": names.service,
+            "METRICS_NAMESPACE": names.metrics_namespace,
             "CONTAINER": names.container,
             "IMAGE": image_uri,
             "IMAGE_TAG": image_tag,

@@ -68,6 +68,7 @@ class ServiceStack(Stack):
             public_task_subnets=c.public_task_subnets,
             container_port=port,
             flow_log_bucket=log_bucket,
+            project=c.project,
         )
         lb = LoadBalancer(
             self,
@@ -101,6 +102,7 @@ class ServiceStack(Stack):
             deletion_protection=c.deletion_protection,
             identifier=db_identifier,
             log_retention=retention,
+            project=c.project,
         )
         api_keys = ApiKeysSecret(self, "ApiKeys", secret_name=c.api_keys_secret_name, key=key)
         lock = DeployLockTable(self, "DeployLock", table_name=n.lock_table)
@@ -111,6 +113,7 @@ class ServiceStack(Stack):
             retention=retention,
             key=key,
             service_name=n.service,
+            namespace=n.metrics_namespace,
         )
         release = ReleaseParameters(self, "Release", prefix=c.release_parameter_prefix)
         task = AppTaskDefinition(
@@ -147,7 +150,7 @@ class ServiceStack(Stack):
                 f"Service-{setting}",
                 parameter_name=f"{c.service_parameter_prefix}/{setting}",
                 string_value=value,
-                description=f"auto-pipe {c.name}: {setting}, for the deployer's task definitions",
+                description=f"{c.project} {c.name}: {setting}, for the deployer's task definitions",
             )
         alerting = Alerting(
             self,

@@ -16,12 +16,16 @@ import httpx
 import pytest
 import yaml
 
+from autopipe.names import Names, read_project
 from testbed import docker as d
 from testbed.pg import free_port
 from tests.conftest import unavailable
 
 pytestmark = pytest.mark.container
-POSTGRES_IMAGE = "auto-pipe-postgres:local"
+# The names the Makefile passes (`make names`): compose.yml spells none itself.
+NAMES = Names(read_project(d.ROOT / "autopipe.toml"))
+POSTGRES_IMAGE = NAMES.local_postgres_image
+IMAGES = {"IMAGE": NAMES.local_image, "LOCAL_POSTGRES_IMAGE": POSTGRES_IMAGE}
 
 
 def compose(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
@@ -30,7 +34,7 @@ def compose(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
         unavailable("the compose tests", "docker-compose is not installed")
     result = subprocess.run(
         [tool, *args], cwd=d.ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, check=False,
+        env={**os.environ, **IMAGES, **(env or {})}, check=False,
     )  # fmt: skip
     if result.returncode != 0:
         raise AssertionError(f"docker-compose {' '.join(args)}:\n{result.stdout}{result.stderr}")
@@ -83,7 +87,7 @@ def stack(app_image: str, base_image: str, tmp_path: Path) -> Iterator[dict[str,
     for service in config["services"].values():
         service.pop("ports", None)
         service.pop("build", None)
-        if service["image"] == "auto-pipe-api:local":
+        if service["image"] == NAMES.local_image:
             service["image"] = app_image
     merged = tmp_path / "compose.ci.rendered.yml"
     merged.write_text(yaml.safe_dump(config))

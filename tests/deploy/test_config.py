@@ -6,17 +6,50 @@ from pathlib import Path
 
 import pytest
 
+from autopipe import names
 from autopipe.config import Settings, load_settings
 from autopipe.errors import ConfigError
 from tests.support.moto import CONFIG
 
 
-def test_seed_names_are_the_defaults() -> None:
-    s = Settings()
-    assert (s.cluster, s.service, s.family, s.repository, s.log_group) == (
+def test_the_names_derive_from_the_project() -> None:
+    s = Settings(project="auto-pipe", env="staging")
+    assert (s.cluster, s.service, s.family, s.repository, s.log_group, s.lock_table) == (
         "auto-pipe-cluster", "auto-pipe-service", "auto-pipe-task", "auto-pipe-api",
-        "/ecs/auto-pipe-app",
+        "/ecs/auto-pipe-app", "auto-pipe-locks",
     )  # fmt: skip
+    assert s.release_prefix == "/auto-pipe/staging/release"
+    assert Settings(project="acme-shop", cluster="kept").cluster == "kept"  # a set name wins
+
+
+def test_placeholders_name_the_derived_names(tmp_path: Path) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(
+        'project = "acme-shop"\n[environments.qa]\nalarms = ["{prefix}-5xx"]\n'
+        'secrets = { API_KEYS = "{api_keys_secret}:API_KEYS" }\n'
+        'environment = { DB_HOST = "ssm:{service_parameters}/db-host", RAW = "{other}" }\n'
+    )
+    s = load_settings(config=config, env="qa", environ={})
+    assert s.alarms == ("acme-shop-qa-5xx",)
+    assert s.secrets == {"API_KEYS": "acme-shop/qa/api-keys:API_KEYS"}
+    assert s.environment == {"DB_HOST": "ssm:/acme-shop/qa/service/db-host", "RAW": "{other}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('alarms = ["x"]\n', "set `project`"),
+        ('project = "Acme_Shop"\n', "lowercase"),
+        ('cluster = "c"\nalarms = ["{prefix}-5xx"]\n', "need `project`"),
+    ],
+)
+def test_a_missing_or_bad_project_is_a_config_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    config = tmp_path / "autopipe.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config=config, environ={})
 
 
 def test_the_repository_config_has_staging_and_production() -> None:
@@ -36,7 +69,7 @@ def test_the_repository_config_has_staging_and_production() -> None:
 def test_precedence(tmp_path: Path) -> None:
     config = tmp_path / "autopipe.toml"
     config.write_text(
-        'cluster = "top"\npoll_interval = 1.5\nalarms = ["a"]\n'
+        'project = "p"\ncluster = "top"\npoll_interval = 1.5\nalarms = ["a"]\n'
         '[environments.prod]\ncluster = "env"\nservice = "svc-env"\n'
     )
     environ = {"AUTOPIPE_SERVICE": "svc-var", "AUTOPIPE_ALARMS": "x, y", "AUTOPIPE_ENV": "prod"}
@@ -81,3 +114,23 @@ def test_tables_from_the_environment_are_json(tmp_path: Path) -> None:
 def test_the_config_is_found_from_a_subdirectory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CONFIG.parent / "autopipe" / "commands")
     assert load_settings(env="production", environ={}).region == "eu-west-1"
+
+
+def test_the_names_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m autopipe.names` (what `make names` runs): one name, or all; a bad project is a
+    one-line error and exit 2."""
+    config = tmp_path / "autopipe.toml"
+    config.write_text('project = "acme-shop"\n')
+    assert names.main(["repository", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "acme-shop-api\n"
+    assert names.main(["--config", str(config)]) == 0
+    listed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert (listed["cluster"], listed["title"], listed["local_image"]) == (
+        "acme-shop-cluster", "AcmeShop", "acme-shop-api:local",
+    )  # fmt: skip
+    config.write_text('project = "Acme_Shop"\n')
+    assert names.main(["--config", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: ")

@@ -127,7 +127,7 @@ def test_the_prefix_is_a_setting(world: World, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_prefix_default_matches_the_infra_stack() -> None:
-    assert Settings().release_parameter_prefix == "/auto-pipe/{env}/release"
+    assert Settings(project="auto-pipe", env="qa").release_prefix == "/auto-pipe/qa/release"
     staging = load_settings(config=CONFIG, env="staging", environ={})
     assert staging.release_prefix == "/auto-pipe/staging/release"
     with pytest.raises(ConfigError, match="release_parameter_prefix"):

@@ -25,7 +25,7 @@ def task_definition(
         stack,
         "Task",
         template=template,
-        names=Names(),
+        names=Names("probe"),
         app_env=app_env,
         cpu_architecture=cpu_architecture,
         image_uri="registry/probe:1",

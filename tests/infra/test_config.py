@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from autopipe.config import load_settings
 from infra import config
 from infra.errors import ConfigError
 from tests.infra.conftest import ROOT
@@ -73,13 +74,38 @@ def test_derived_names() -> None:
     assert c.alarm_name("5xx") == "auto-pipe-staging-5xx"
 
 
-def test_the_deployer_uses_the_same_names() -> None:
+NAMES = ("cluster", "service", "family", "repository", "log_group", "lock_table", "execution_role",
+         "task_role", "container", "log_stream_prefix")  # fmt: skip
+
+
+@pytest.mark.parametrize("env", config.ENVIRONMENT_NAMES)
+def test_the_deployer_loads_the_names_the_stack_creates(env: str) -> None:
+    """Both read `project` from autopipe.toml: the deployer through its settings loader, the
+    stacks through infra/config.py; every name one of them uses, the other uses too."""
+    deployer = load_settings(config=ROOT / "autopipe.toml", env=env, environ={})
+    stack = config.ENVIRONMENTS[env]
+    assert deployer.project == stack.project
+    assert {k: getattr(deployer, k) for k in NAMES} == {k: getattr(stack.names, k) for k in NAMES}
+    assert deployer.release_prefix == stack.release_parameter_prefix
+    assert deployer.secrets["API_KEYS"].partition(":")[0] == stack.api_keys_secret_name
+    assert deployer.secrets["DB_PASSWORD"].partition(":")[0] == stack.db_secret_name
+    assert deployer.alarms
+    assert all(alarm.startswith(f"{stack.prefix}-") for alarm in deployer.alarms)
+    ssm = [v.removeprefix("ssm:") for v in deployer.environment.values() if v.startswith("ssm:")]
+    assert ssm
+    assert all(name.startswith(f"{stack.service_parameter_prefix}/") for name in ssm)
+
+
+def test_the_deployer_has_the_stacks_environments() -> None:
     deployer = tomllib.loads((ROOT / "autopipe.toml").read_text())
-    names = dataclasses.asdict(config.Names())
-    shared = {k: v for k, v in deployer.items() if k in names}
-    assert shared == {k: names[k] for k in shared}
-    assert {"cluster", "service", "family", "repository", "log_group", "lock_table"} <= set(shared)
     for env in config.ENVIRONMENT_NAMES:
         section = deployer["environments"][env]
         assert section["region"] == config.ENVIRONMENTS[env].region
         assert section["app_env"] == config.ENVIRONMENTS[env].app_env
+
+
+def test_the_project_name_is_checked_and_not_a_context_value() -> None:
+    with pytest.raises(ConfigError, match="lowercase"):
+        dataclasses.replace(config.STAGING, project="Auto_Pipe")
+    renamed = config.load("staging", {"staging:project": "other"}.get)
+    assert renamed.project == config.STAGING.project  # autopipe.toml's, for both

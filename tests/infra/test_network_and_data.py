@@ -168,7 +168,7 @@ def test_secrets_are_generated_and_encrypted(synth: Synth, stack: str) -> None:
 @pytest.mark.parametrize("stack", [STAGING, PRODUCTION])
 def test_deploy_lock_table_matches_autopipe(synth: Synth, stack: str) -> None:
     table = synth.one(stack, "AWS::DynamoDB::GlobalTable")
-    assert table["TableName"] == "autopipe-locks"
+    assert table["TableName"] == "auto-pipe-locks"
     assert table["KeySchema"] == [{"AttributeName": "lock_id", "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": "lock_id", "AttributeType": "S"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import tomllib
-from typing import Any
-
 import pytest
 from aws_cdk.assertions import Match
 
+from autopipe.config import load_settings
 from tests.infra.conftest import ROOT, TEST_CERTIFICATE, Synth
 
 STAGING, PRODUCTION, CHEAP = "AutoPipe-staging", "AutoPipe-production", "AutoPipe-cheap"
 
 
-def toml_environment(env: str) -> dict[str, Any]:
-    data = tomllib.loads((ROOT / "autopipe.toml").read_text())
-    return {**data, **data["environments"][env]}
+def deployer_alarms(env: str) -> tuple[str, ...]:
+    """The alarms as the deployer loads them (autopipe.toml names them by `{prefix}`)."""
+    return load_settings(config=ROOT / "autopipe.toml", env=env, environ={}).alarms
 
 
 @pytest.mark.parametrize("stack", [STAGING, PRODUCTION])
@@ -34,7 +32,8 @@ def test_rollouts_roll_back_on_circuit_breaker_and_alarms(synth: Synth, stack: s
     }
     assert set(alarm_names) <= defined
     # The alarms autopipe watches during its own rollouts are the same ones.
-    assert set(toml_environment(env)["alarms"]) <= set(alarm_names)
+    assert deployer_alarms(env)
+    assert set(deployer_alarms(env)) <= set(alarm_names)
     assert service["HealthCheckGracePeriodSeconds"] >= 30
     assert service["ServiceName"] == "auto-pipe-service"
     assert service["LaunchType"] == "FARGATE"

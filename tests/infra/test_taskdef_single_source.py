@@ -84,6 +84,8 @@ def test_the_task_definition_is_the_template(synth: Synth, stack: str, app_env: 
             source,
             {
                 "FAMILY": "auto-pipe-task",
+                "SERVICE": "auto-pipe-service",
+                "METRICS_NAMESPACE": "AutoPipe",
                 "CONTAINER": "app",
                 "APP_ENV": app_env,
                 "REGION": "eu-west-1",

@@ -75,17 +75,17 @@ def test_https_serves_a_current_policy_and_http_redirects(synth: Synth, stack: s
 
 def test_a_hosted_zone_gets_a_dns_validated_certificate_and_the_alias(synth: Synth) -> None:
     certificate = synth.one("AutoPipe-production", "AWS::CertificateManager::Certificate")
-    assert certificate["DomainName"] == "api.auto-pipe.example.com"
+    assert certificate["DomainName"] == "api.example.com"
     assert certificate["ValidationMethod"] == "DNS"
     assert certificate["DomainValidationOptions"] == [
-        {"DomainName": "api.auto-pipe.example.com", "HostedZoneId": "Z0EXAMPLEPRODUCTION"}
+        {"DomainName": "api.example.com", "HostedZoneId": "Z0EXAMPLEPRODUCTION"}
     ]
     (https,) = [p for port, p in listeners(synth, "AutoPipe-production").items() if port == 443]
     (logical_id,) = synth.resources("AutoPipe-production", "AWS::CertificateManager::Certificate")
     assert https["Certificates"] == [{"CertificateArn": {"Ref": logical_id}}]
     record = synth.one("AutoPipe-production", "AWS::Route53::RecordSet")
     assert (record["Name"], record["Type"], record["HostedZoneId"]) == (
-        "api.auto-pipe.example.com.",
+        "api.example.com.",
         "A",
         "Z0EXAMPLEPRODUCTION",
     )
@@ -98,7 +98,7 @@ def test_an_imported_certificate_creates_no_certificate_or_record(synth: Synth) 
     https = listeners(synth, "AutoPipe-imported")[443]
     assert https["Certificates"] == [{"CertificateArn": TEST_CERTIFICATE}]
     outputs = synth.template("AutoPipe-imported")["Outputs"]
-    assert outputs["Url"]["Value"] == "https://api.auto-pipe.example.com"
+    assert outputs["Url"]["Value"] == "https://api.example.com"
     assert "LoadBalancerDnsName" in outputs  # for the CNAME the zone's owner creates
 
 

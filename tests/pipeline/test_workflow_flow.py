@@ -3,9 +3,12 @@ image, the scan gate, the same digest to production, announcements."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
-import tomllib
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ import typer
 import yaml
 
 from autopipe.cli import app
+from autopipe.config import load_settings
 from tests.pipeline.workflows import (
     ROOT,
     all_steps,
@@ -191,6 +195,26 @@ def test_deploys_and_failures_are_announced() -> None:
     assert any(r.startswith("uv run autopipe notify ") for r in run_steps(deploy, "notify"))
 
 
-def test_the_ecr_repository_is_the_one_autopipe_deploys_from() -> None:
-    config = tomllib.loads((ROOT / "autopipe.toml").read_text())
-    assert load("deploy.yml").data["env"]["ECR_REPOSITORY"] == config["repository"]
+def test_the_image_is_pushed_to_the_repository_autopipe_deploys_from(tmp_path: Path) -> None:
+    """The image job takes the repository from `make names` (run here as Actions runs it,
+    writing to $GITHUB_OUTPUT), which must be the one the deployer's settings name."""
+    deploy = load("deploy.yml")
+    (names,) = [s for s in steps(deploy, "image") if s.data.get("id") == "names"]
+    output = tmp_path / "github_output"
+    subprocess.run(
+        shlex.split(str(names.data["run"])),
+        cwd=ROOT,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        check=True,
+        capture_output=True,
+    )
+    written = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    deployer = load_settings(config=ROOT / "autopipe.toml", env="production", environ={})
+    assert written["repository"] == deployer.repository
+    build = one_step(deploy, "image", "docker/build-push-action")
+    ref = "${{ steps.names.outputs.repository }}"
+    assert str(build.with_["tags"]).startswith(f"${{{{ steps.ecr.outputs.registry }}}}/{ref}:")
+    assert "repository" not in json.dumps(deploy.data.get("env", {})).lower()
+    images = [s for s in steps(deploy, "image") if "image-ref" in s.with_]
+    assert images
+    assert all(f"/{ref}@" in str(s.with_["image-ref"]) for s in images)

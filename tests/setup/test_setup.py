@@ -162,7 +162,7 @@ def test_missing_prerequisites_and_example_values_are_refused(world: World) -> N
     assert "cdk.json still has example values for staging" in example.stderr
     production = world.run("production", "--repository", "acme/api", "--yes")
     assert production.returncode == 1
-    assert "production:domain_name=api.auto-pipe.example.com" in production.stderr
+    assert "production:domain_name=api.example.com" in production.stderr
     assert "staging:account (the account that builds the images)" in production.stderr
     assert world.calls() == []
 
