@@ -31,6 +31,8 @@ TRUST = {
         }
     ],
 }
+# The test listener rule's header value (the stack creates it as a secret; autopipe reads it).
+TEST_TRAFFIC_SECRET = "rehearsal-test-traffic-0123456789"  # noqa: S105 - a test world's value
 SECRET_VALUES = {"API_KEYS": '["rehearsal-key-0123456789"]', "DB_PASSWORD": "rehearsal-db-password"}
 
 
@@ -208,6 +210,9 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
             json.dumps({key: SECRET_VALUES.get(name, "x")}) if key else SECRET_VALUES.get(name, "x")
         )
         aws.secrets().create_secret(Name=secret, SecretString=value)
+    aws.secrets().create_secret(
+        Name=settings.test_header_secret_name, SecretString=TEST_TRAFFIC_SECRET
+    )
     aws.logs().create_log_group(logGroupName=settings.log_group)
     aws.dynamodb().create_table(
         TableName=settings.lock_table,
