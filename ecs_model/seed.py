@@ -194,6 +194,26 @@ def deployment_alarm(cloudwatch: Any, name: str) -> None:
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seed")
 
 
+def blue_green_load_balancer(settings: Settings, account: str) -> dict[str, Any]:
+    """The service's load balancer as the stack describes it, with what blue/green, canary and
+    linear deployments need (an alternate target group, production and test listener rules, the
+    infrastructure role; API_AdvancedConfiguration.html). The model has no load balancer: the
+    ARNs are names only, and traffic.py routes requests in their place."""
+    elb = f"arn:aws:elasticloadbalancing:{settings.region}:{account}"
+    listener = f"{elb}:listener-rule/app/auto-pipe/0123456789abcdef/fedcba9876543210"
+    return {
+        "targetGroupArn": f"{elb}:targetgroup/auto-pipe-blue/0123456789abcdef",
+        "containerName": settings.container,
+        "containerPort": 8080,
+        "advancedConfiguration": {
+            "alternateTargetGroupArn": f"{elb}:targetgroup/auto-pipe-green/fedcba9876543210",
+            "productionListenerRule": f"{listener}/0000000000000001",
+            "testListenerRule": f"{listener}/0000000000000002",
+            "roleArn": f"arn:aws:iam::{account}:role/auto-pipe-ecs-infrastructure",
+        },
+    }
+
+
 def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpec]) -> Seeded:
     subnet, group = network(aws)
     aws.ecs().create_cluster(clusterName=settings.cluster)
@@ -240,6 +260,7 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
         desiredCount=0,
         launchType="FARGATE",
         networkConfiguration=awsvpc,  # type: ignore[arg-type]
+        loadBalancers=[blue_green_load_balancer(settings, aws.account_id())],  # type: ignore[list-item]
     )
     aws.ecs().update_service(
         cluster=settings.cluster,

@@ -179,6 +179,12 @@ class EnvironmentConfig:
     def alarm_name(self, short: str) -> str:
         return f"{self.prefix}-{short}"
 
+    # --- deployment strategy: the test listener rule's header value (a secret the stack makes,
+    # the deployer reads; autopipe.toml's test_header_secret) ---
+    @property
+    def test_traffic_secret_name(self) -> str:
+        return f"auto-pipe/{self.name}/test-traffic"
+
 
 def load(name: str, context: Callable[[str], Any] | None = None) -> EnvironmentConfig:
     """The named environment with `<name>:<field>` context values applied."""

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from autopipe.cli import app
 from autopipe.config import Settings, load_settings
 from autopipe.errors import ConfigError
+from autopipe.strategy import shift_seconds
 from tests.support.moto import CONFIG
 
 
@@ -68,3 +69,17 @@ def test_the_cli_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "strategy must be one of rolling, blue_green, canary, linear" in lines[0]
     assert "canary_percent must be 0.1..100" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "seconds"),
+    [
+        ({"strategy": "blue_green", "bake_minutes": 5}, 0.0),
+        ({"strategy": "canary", "canary_bake_minutes": 10}, 600.0),
+        # 10 % steps: 10 shifts, a wait after each but the last (API_LinearConfiguration.html)
+        ({"strategy": "linear", "linear_step_percent": 10.0, "linear_step_minutes": 6}, 3240.0),
+        ({"strategy": "linear", "linear_step_percent": 33.0, "linear_step_minutes": 1}, 180.0),
+    ],
+)
+def test_the_time_a_traffic_shift_takes(values: dict[str, object], seconds: float) -> None:
+    assert shift_seconds(Settings().with_overrides(**values)) == seconds

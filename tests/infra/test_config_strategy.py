@@ -32,6 +32,7 @@ def test_the_deployer_and_the_stack_agree_on_the_strategy(env: str) -> None:
     stack = config.load(env, config.checked_in_context().get)
     for ours, theirs in SHARED.items():
         assert getattr(deployer, ours) == getattr(stack, theirs), (env, ours)
+    assert deployer.test_header_secret_name == stack.test_traffic_secret_name
 
 
 def test_the_environments_do_not_ship_rolling() -> None:
