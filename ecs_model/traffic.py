@@ -55,15 +55,18 @@ STAGES = (
     "BAKE_TIME",
     "CLEAN_UP",
 )
-# The hook stages run at each reported stage (the docs' hook stage list, not a lifecycleStage).
-HOOK_STAGES = {
-    "PRE_SCALE_UP": ("PRE_SCALE_UP",),
-    "POST_SCALE_UP": ("POST_SCALE_UP",),
-    "TEST_TRAFFIC_SHIFT": ("TEST_TRAFFIC_SHIFT",),
-    "POST_TEST_TRAFFIC_SHIFT": ("POST_TEST_TRAFFIC_SHIFT",),
-    "PRODUCTION_TRAFFIC_SHIFT": ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"),
-    "POST_PRODUCTION_TRAFFIC_SHIFT": ("POST_PRODUCTION_TRAFFIC_SHIFT",),
-}
+# The reported stages whose hooks run once the stage's work is done (PRE_PRODUCTION_TRAFFIC_SHIFT,
+# a hook stage but no lifecycleStage, runs inside PRODUCTION_TRAFFIC_SHIFT before the shift).
+HOOKED = frozenset(
+    {
+        "PRE_SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    }
+)
 DEFAULT_CALLBACK_DELAY = 30.0  # seconds
 DEFAULT_PAUSE_MINUTES = 1440
 Handler = Callable[[dict[str, Any]], Any]
@@ -235,17 +238,10 @@ class TrafficShift:
     # --- hooks ---------------------------------------------------------------------------------
 
     def _hooks(self, sd: ServiceDeployment, stage: str, at: float, *, only: bool = False) -> str:
-        """done | pending | rollback, for every hook configured at `stage` (or at the hook
-        stages a reported stage runs)."""
-        stages = (stage,) if only else HOOK_STAGES.get(stage, ())
-        if stage == "PRODUCTION_TRAFFIC_SHIFT" and not only:
-            stages = ("PRODUCTION_TRAFFIC_SHIFT",)  # PRE_ ran before the shift
-        verdicts = [self._hook_stage(sd, s, at) for s in stages]
-        if "rollback" in verdicts:
-            return "rollback"
-        return "pending" if "pending" in verdicts else "done"
-
-    def _hook_stage(self, sd: ServiceDeployment, stage: str, at: float) -> str:
+        """done | pending | rollback, for every hook configured at the hook stage `stage`
+        (`only`: whether or not the stage is a reported one)."""
+        if not only and stage not in HOOKED:
+            return "done"
         runs = [h for h in sd.hooks if h.stage == stage]
         if not runs:
             runs = [self._start_hook(sd, hook, stage, at) for hook in self._configured(sd, stage)]

@@ -6,6 +6,7 @@ counts them); a failure during the bake moves traffic back to the old tasks, whi
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 
 from autopipe.errors import RolledBack
 from ecs_model.emulator import Emulator
+from testbed.waiting import wait_for
+from tests.deploy.test_interrupt import INTERRUPTED, deployment_status, read_until, start
 from tests.support.moto import World
 
 SHA = "abcdefabcdefabcdefabcdefabcdefabcdefabcd"
@@ -194,3 +197,25 @@ def test_without_the_stacks_blue_green_resources_the_deploy_stays_rolling(
     assert "strategy" not in world.service()["deploymentConfiguration"]
     assert key(world) not in world.emulator.rollouts.traffic
     assert world.revision() == "auto-pipe-task:3"
+
+
+def test_an_interrupt_at_the_gate_leaves_production_on_the_proven_release(world: World) -> None:
+    """Ctrl-C while the pre-traffic smoke test runs: ECS is asked to roll back (the deployment
+    is IN_PROGRESS, held at the gate) and does it without us; no user reached the release."""
+    good = baseline(world)
+    world.stand_in.broken.add("v2")  # the test route keeps failing: the smoke test goes on
+    world.env.update(AUTOPIPE_STRATEGY="blue_green", AUTOPIPE_SMOKE_TIMEOUT="60")
+    process = start(world, "deploy", "--tag", "v2", "--timeout", "60")
+    try:
+        read_until(process, "at POST_TEST_TRAFFIC_SHIFT")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == INTERRUPTED, stderr
+    assert stderr.startswith("Interrupted: during test: asked ECS to put back"), stderr
+    arn = str(world.service()["currentServiceDeployment"])
+    wait_for(lambda: deployment_status(world, arn) == "ROLLBACK_SUCCESSFUL", "ECS's rollback")
+    assert world.revision() == good
+    assert served(world, ":3", "production") == 0
+    assert served(world, ":3", "test") >= 1

@@ -266,3 +266,16 @@ def test_rolling_updates_keep_no_traffic_record(cloud: Cloud) -> None:
     doc = cloud.until(cloud.newest(), "SUCCESSFUL")
     assert "lifecycleStage" not in doc
     assert KEY not in cloud.emulator.rollouts.traffic
+
+
+def test_a_pre_production_pause_holds_before_any_production_traffic(cloud: Cloud) -> None:
+    blue, green, arn = start(
+        cloud, strategy("BLUE_GREEN", hooks=[pause("PRE_PRODUCTION_TRAFFIC_SHIFT")])
+    )
+    at_stage(cloud, arn, "PRODUCTION_TRAFFIC_SHIFT")
+    (hook,) = wait_for(lambda: cloud.describe(arn).get("lifecycleHookDetails"), what="the hook")
+    assert hook["status"] == "AWAITING_ACTION"
+    assert set(requests(cloud, 20)) == {blue}
+    cloud.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+    cloud.until(arn, "SUCCESSFUL")
+    assert steps(cloud, green) == [0.0, 100.0]
