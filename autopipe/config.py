@@ -23,6 +23,8 @@ from autopipe.errors import ConfigError
 CONFIG_FILE = "autopipe.toml"
 ARCHITECTURES = ("X86_64", "ARM64")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+# --- deployment strategy (docs/deployer.md#strategies) ---
+STRATEGIES = ("rolling", "blue_green", "canary", "linear")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,21 @@ class Settings:
     # SSM parameters (`image`, `image-tag`, `git-sha`) recording what serves now; the infra stack
     # reads them. `{env}` is replaced by the environment's name; empty = derived from `project`.
     release_parameter_prefix: str = ""
+    # --- deployment strategy (docs/deployer.md#strategies); infra/config.py must agree ---
+    strategy: str = "rolling"  # rolling | blue_green | canary | linear
+    bake_minutes: int = 0  # after 100 % of production traffic: old tasks kept, alarms watched
+    canary_percent: float = 5.0  # canary: production share on the new revision...
+    canary_bake_minutes: int = 10  # ...for this long before the rest moves
+    linear_step_percent: float = 10.0  # linear: production share moved per step...
+    linear_step_minutes: int = 6  # ...and the wait after each step
+    # The pre-traffic gate: ECS holds the deployment at POST_TEST_TRAFFIC_SHIFT (a PAUSE hook)
+    # until autopipe answers; unanswered for this long, ECS rolls back by itself.
+    test_gate_minutes: int = 30
+    test_url: str = ""  # the test listener's address; empty: `url` (same listener, header rule)
+    test_header: str = "X-Autopipe-Test-Traffic"  # the test listener rule's header...
+    # ...and the Secrets Manager secret holding its value (a name, not the value).
+    test_header_secret: str = ""  # empty: derived from `project` (autopipe/names.py)
+    # --- end of the strategy block ---
     # Where relative paths (template) are resolved; set by the loader.
     root: str = "."
 
@@ -88,6 +105,9 @@ class Settings:
         if not self.release_parameter_prefix:
             prefix = derived.release_parameters(self.env)
             object.__setattr__(self, "release_parameter_prefix", prefix)
+        if not self.test_header_secret:
+            secret = derived.test_traffic_secret(self.env)
+            object.__setattr__(self, "test_header_secret", secret)
         for f in dataclasses.fields(self):
             if f.name not in ("project", "env", "root"):
                 value = getattr(self, f.name)
@@ -105,6 +125,15 @@ class Settings:
     def release_prefix(self) -> str:
         """`release_parameter_prefix` with `{env}` filled in."""
         return self.release_parameter_prefix.replace("{env}", self.env)
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """ECS moves traffic between two target groups (not a rolling update)."""
+        return self.strategy != "rolling"
+
+    @property
+    def test_header_secret_name(self) -> str:
+        return self.test_header_secret.replace("{env}", self.env)
 
     def with_overrides(self, **values: Any) -> Settings:
         return _build({**dataclasses.asdict(self), **_drop_none(values)})
@@ -217,6 +246,8 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
         if hint in (int, int | None):
             return None if value is None else int(value)
         if hint is float:
+            if isinstance(value, bool):
+                raise TypeError("expected a number")
             return float(value)
         if hint == tuple[str, ...]:
             items = [value] if isinstance(value, str) else list(value)
@@ -272,5 +303,35 @@ def _validate(s: Settings) -> None:
     prefix = s.release_parameter_prefix
     if prefix and (not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix):
         problems.append("release_parameter_prefix must start with '/' and not end with '/'")
+    problems += strategy_problems(s)
     if problems:
         raise ConfigError("invalid settings: " + "; ".join(problems))
+
+
+def strategy_problems(s: Settings) -> list[str]:
+    """The ranges ECS accepts (API_DeploymentConfiguration, API_CanaryConfiguration,
+    API_LinearConfiguration, API_DeploymentLifecycleHookTimeoutConfiguration)."""
+    problems = []
+    if s.strategy not in STRATEGIES:
+        problems.append(f"strategy must be one of {', '.join(STRATEGIES)} (got {s.strategy!r})")
+    minutes = {
+        "bake_minutes": s.bake_minutes,
+        "canary_bake_minutes": s.canary_bake_minutes,
+        "linear_step_minutes": s.linear_step_minutes,
+    }
+    problems += [f"{k} must be 0..1440" for k, v in minutes.items() if not 0 <= v <= 1440]
+    if not 0.1 <= s.canary_percent <= 100.0 or not _tenths(s.canary_percent):
+        problems.append("canary_percent must be 0.1..100 in steps of 0.1")
+    if not 3.0 <= s.linear_step_percent <= 100.0 or not _tenths(s.linear_step_percent):
+        problems.append("linear_step_percent must be 3..100 in steps of 0.1")
+    if not 1 <= s.test_gate_minutes <= 20160:
+        problems.append("test_gate_minutes must be 1..20160")
+    if s.test_url and not s.test_url.startswith(("http://", "https://")):
+        problems.append("test_url must start with http:// or https://")
+    if not s.test_header or not s.test_header.replace("-", "").isalnum():
+        problems.append("test_header must be a header name (letters, digits, '-')")
+    return problems
+
+
+def _tenths(value: float) -> bool:
+    return abs(value * 10 - round(value * 10)) < 1e-6

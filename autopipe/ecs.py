@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from autopipe.aws import Aws
 from autopipe.config import Settings
@@ -68,6 +68,18 @@ def stop_deployment(aws: Aws, arn: str) -> None:
     """Ask ECS to roll the deployment back to the service revision it replaced
     (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stop-service-deployment.html)."""
     aws.ecs().stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+
+
+def continue_deployment(
+    aws: Aws, arn: str, hook_id: str, action: Literal["CONTINUE", "ROLLBACK"]
+) -> None:
+    """Answer a PAUSE lifecycle hook: CONTINUE or ROLLBACK
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContinueServiceDeployment.html)."""
+    aws.ecs().continue_service_deployment(
+        serviceDeploymentArn=arn,
+        hookId=hook_id,
+        action=action,
+    )
 
 
 def revision_taskdef(aws: Aws, revision_arn: str) -> str:

@@ -11,7 +11,7 @@ For project `auto-pipe` and environment `staging`:
     family     auto-pipe-task       log group /ecs/auto-pipe-app    lock table auto-pipe-locks
     roles      auto-pipe-execution-role · auto-pipe-task-role · auto-pipe-github-deploy
     stacks     AutoPipe-staging · AutoPipe-staging-Bootstrap      prefix auto-pipe-staging
-    secrets    auto-pipe/staging/api-keys · auto-pipe/staging/db
+    secrets    auto-pipe/staging/api-keys · auto-pipe/staging/db · auto-pipe/staging/test-traffic
     SSM        /auto-pipe/staging/release/* · /auto-pipe/staging/service/*
     local      image auto-pipe-api:local · compose project auto-pipe
 
@@ -53,6 +53,7 @@ PLACEHOLDERS = (
     "db_secret",
     "release_parameters",
     "service_parameters",
+    "test_traffic_secret",
 )
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
@@ -162,6 +163,10 @@ class Names:
         """SSM path of what the service stack publishes for the deployer (the database)."""
         return f"/{self.project}/{env}/service"
 
+    def test_traffic_secret(self, env: str) -> str:
+        """Secrets Manager: the test listener rule's header value (blue/green, canary)."""
+        return f"{self.project}/{env}/test-traffic"
+
     def alarm(self, env: str, short: str) -> str:
         return f"{self.prefix(env)}-{short}"
 
@@ -174,6 +179,7 @@ class Names:
             "db_secret": self.db_secret(env),
             "release_parameters": self.release_parameters(env),
             "service_parameters": self.service_parameters(env),
+            "test_traffic_secret": self.test_traffic_secret(env),
         }
 
     def expand(self, text: str, env: str) -> str:

@@ -31,6 +31,7 @@ ROLLBACK_FAILED = "rollback_failed"
 STOPPED = "stopped"
 ALARM = "alarm"
 TIMEOUT = "timeout"
+REACHED = "reached"  # a blue/green, canary or linear deployment reached the stage watched for
 
 # The order ECS moves through; a read showing an earlier status than one seen is stale.
 ORDER = {
@@ -125,11 +126,18 @@ class Watcher:
         self._seen_events: set[str] = set()
 
     def watch(
-        self, arn: str, *, timeout: float, alarms: Sequence[str] = (), what: str = "rollout"
+        self,
+        arn: str,
+        *,
+        timeout: float,
+        alarms: Sequence[str] = (),
+        what: str = "rollout",
+        until: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Outcome:
         """Until the deployment `arn` is final or `timeout` passes. `alarms`: alarms ECS does
         not act on (not in the service's deploymentConfiguration) that autopipe watches; one
-        in ALARM ends the watch with ALARM so the caller asks ECS to roll back."""
+        in ALARM ends the watch with ALARM so the caller asks ECS to roll back. `until`: a
+        stage of an IN_PROGRESS deployment that ends the watch with REACHED."""
         deadline = self.clock() + timeout
         best: dict[str, Any] = {}
         last = ""
@@ -152,6 +160,8 @@ class Watcher:
                 final = FINAL.get(str(best.get("status")))
                 if final is not None:
                     return Outcome(final, why(best) if final != COMPLETED else "steady", best)
+                if until is not None and best.get("status") == "IN_PROGRESS" and until(best):
+                    return Outcome(REACHED, str(best.get("lifecycleStage", "")), best)
                 in_alarm = self.alarms_in_alarm(alarms)
                 if in_alarm and best.get("status") in STOPPABLE:
                     return Outcome(ALARM, f"alarm in ALARM: {', '.join(in_alarm)}", best)

@@ -8,7 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from autopipe.output import Reporter
@@ -29,10 +29,11 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener()
 
 
-def get(url: str, timeout: float) -> tuple[int, bytes]:
+def get(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url}")
-    request = urllib.request.Request(url, headers={"User-Agent": "autopipe-smoke"})  # noqa: S310
+    sent = {"User-Agent": "autopipe-smoke", **(headers or {})}
+    request = urllib.request.Request(url, headers=sent)  # noqa: S310
     try:
         with _opener(url).open(request, timeout=timeout) as response:
             return int(response.status), response.read()
@@ -40,14 +41,16 @@ def get(url: str, timeout: float) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def probe(base: str, expect: dict[str, str], timeout: float) -> str | None:
+def probe(
+    base: str, expect: dict[str, str], timeout: float, headers: Mapping[str, str] | None = None
+) -> str | None:
     """None when healthy and on the expected version, else why not."""
     base = base.rstrip("/")
     try:
-        status, body = get(f"{base}/ready", timeout)
+        status, body = get(f"{base}/ready", timeout, headers)
         if status != 200:
             return f"/ready answered {status}: {body[:120].decode(errors='replace')}"
-        status, body = get(f"{base}/version", timeout)
+        status, body = get(f"{base}/version", timeout, headers)
         if status != 200:
             return f"/version answered {status}"
         version = json.loads(body)
@@ -68,6 +71,8 @@ def smoke_test(
     timeout: float,
     reporter: Reporter,
     sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None,
+    label: str = "",
 ) -> int:
     """Returns the number of probes made; raises SmokeFailed with the last reason."""
     deadline = time.monotonic() + timeout
@@ -75,11 +80,15 @@ def smoke_test(
     last_reason = ""
     while True:
         probes += 1
-        reason = probe(url, expect, timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+        left = max(0.5, min(5.0, deadline - time.monotonic()))
+        reason = probe(url, expect, timeout=left, headers=headers)
         if reason is None:
             streak += 1
             if streak >= passes:
-                reporter.step(f"smoke: {url} ready on {expect} ({passes}/{passes})", style="green")
+                where = f"{url}{label}"
+                reporter.step(
+                    f"smoke: {where} ready on {expect} ({passes}/{passes})", style="green"
+                )
                 return probes
         else:
             if reason != last_reason:

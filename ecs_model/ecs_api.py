@@ -6,6 +6,8 @@ https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDep
 https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html
 https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopServiceDeployment.html
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stop-service-deployment.html
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContinueServiceDeployment.html
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/continue-service-deployment.html
 """
 
 from __future__ import annotations
@@ -204,6 +206,35 @@ class EcsApi:
                     f"The service deployment {arn} does not exist.",
                 )
             self._stop(sd, stop_type)
+        return as_json({"serviceDeploymentArn": arn})
+
+    def continue_service_deployment(self, response: Any) -> str:
+        """CONTINUE (the default) or ROLLBACK a PAUSE hook in AWAITING_ACTION; the deployment
+        must be IN_PROGRESS (continue-service-deployment.html). The docs list the errors but
+        not which one each case raises: a hook that is not awaiting action is a
+        ClientException here, a bad action an InvalidParameterException."""
+        arn = str(response._get_param("serviceDeploymentArn") or "")
+        hook_id = str(response._get_param("hookId") or "")
+        action = str(response._get_param("action") or "CONTINUE")
+        if action not in ("CONTINUE", "ROLLBACK"):
+            raise service_error("InvalidParameterException", f"Invalid action: {action}")
+        with self.rollouts.lock:
+            sd = self.rollouts.by_arn.get(arn)
+            if sd is None:
+                raise service_error(
+                    "ServiceDeploymentNotFoundException",
+                    f"The service deployment {arn} does not exist.",
+                )
+            if sd.status != "IN_PROGRESS":
+                raise service_error(
+                    "ClientException", f"The service deployment {arn} is {sd.status}."
+                )
+            try:
+                self.rollouts.shift.answer(sd, hook_id, action)
+            except LookupError:
+                raise service_error(
+                    "ClientException", f"The lifecycle hook {hook_id} is not awaiting action."
+                ) from None
         return as_json({"serviceDeploymentArn": arn})
 
     def _stop(self, sd: ServiceDeployment, stop_type: str) -> None:

@@ -59,7 +59,8 @@ class Emulator:
     ECS's reads of deployment alarms (not documented; 1 s keeps the deployer's own alarm check
     first in the tests that poll every 0.03 s); bake_time: seconds alarms are still watched after
     steady state; stop_timeout: seconds from StopTask to SIGKILL; task_failures_per_tick: how
-    many tasks of a failing revision fail per tick."""
+    many tasks of a failing revision fail per tick; minute: seconds one minute of a blue/green,
+    canary or linear configuration lasts (bake times, canary and step waits, hook timeouts)."""
 
     def __init__(
         self,
@@ -72,11 +73,15 @@ class Emulator:
         bake_time: float = 0.0,
         stop_timeout: float = 0.2,
         task_failures_per_tick: int = 1,
+        minute: float = 1.0,
     ) -> None:
         self.step, self.tick, self.alarm_poll, self.bake_time = step, tick, alarm_poll, bake_time
         self.stop_timeout, self.task_failures_per_tick = stop_timeout, task_failures_per_tick
+        self.minute = minute
         self.policy = policy or Policy()
         self.runner = runner
+        # Lifecycle hook targets: Lambda ARN → the handler ECS invokes (in-process).
+        self.lambdas: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.account, self.region = ACCOUNT, REGION
         self.blobs = BlobStore()
         self.faults = Faults()
@@ -170,6 +175,7 @@ class Emulator:
             self.tasks.clear()
         self.scans.clear()
         self.faults.clear()
+        self.lambdas.clear()
         self.policy = Policy()
         self._task_states()
 
@@ -250,6 +256,11 @@ class Emulator:
             (Response, "describe_service_deployments", method(api.describe_service_deployments)),
             (Response, "describe_service_revisions", method(api.describe_service_revisions)),
             (Response, "stop_service_deployment", method(api.stop_service_deployment)),
+            (
+                Response,
+                "continue_service_deployment",
+                method(api.continue_service_deployment),
+            ),
             (ECRResponse, "start_image_scan", method(self.scans.start_image_scan)),
             (
                 ECRResponse,

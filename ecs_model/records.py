@@ -72,6 +72,36 @@ class Revision:
 
 
 @dataclass
+class HookRun:
+    """One hook at one stage of one deployment (DeploymentLifecycleHookDetail).
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentLifecycleHookDetail.html"""
+
+    hook_id: str
+    target_type: str  # AWS_LAMBDA | PAUSE
+    stage: str
+    target_arn: str = ""
+    status: str = "IN_PROGRESS"  # AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
+    timeout_action: str = "ROLLBACK"
+    expires_at: datetime | None = None
+    expires: float = math.inf  # monotonic
+    next_call: float = 0.0  # monotonic: a Lambda hook answering IN_PROGRESS is called again
+    calls: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "hookId": self.hook_id,
+            "targetType": self.target_type,
+            "status": self.status,
+            "timeoutAction": self.timeout_action,
+            "expiresAt": self.expires_at,
+        }
+        if self.target_arn:
+            doc["targetArn"] = self.target_arn
+        return {k: v for k, v in doc.items() if v is not None}
+
+
+@dataclass
 class ServiceDeployment:
     """One deployment of a service, from its creation to a completed state.
 
@@ -110,6 +140,19 @@ class ServiceDeployment:
     next_alarm_check: float = 0.0
     notified: bool = False
     runner_started: bool = False
+    # blue/green, canary, linear (traffic.py): the lifecycle stage, the hooks it ran
+    lifecycle_stage: str = ""
+    hooks: list[HookRun] = field(default_factory=list)
+    stage_started: float = 0.0
+    shifted_at: float = 0.0  # when production traffic last moved (canary/linear waits)
+
+    @property
+    def strategy(self) -> str:
+        return str(self.config.get("strategy") or "ROLLING")
+
+    @property
+    def shifts_traffic(self) -> bool:
+        return self.strategy != "ROLLING"
 
     @property
     def tag(self) -> str:
@@ -206,6 +249,10 @@ class ServiceDeployment:
         }
         if self.rollback is not None:
             doc["rollback"] = self.rollback
+        if self.lifecycle_stage:
+            doc["lifecycleStage"] = self.lifecycle_stage
+        if self.hooks:
+            doc["lifecycleHookDetails"] = [h.describe() for h in self.hooks]
         return {k: v for k, v in doc.items() if v not in (None, "")}
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_model import alarms
 from ecs_model.records import Revision, ServiceDeployment, ecs_deployment_id, new_id, resource_arn
 from ecs_model.service_view import ServiceView, now, short
+from ecs_model.traffic import Traffic, TrafficShift
 
 if TYPE_CHECKING:
     from ecs_model.emulator import Emulator
@@ -56,6 +57,21 @@ class Rollouts(ServiceView):
         self.current: dict[str, Revision] = {}  # service key → the revision ECS runs now
         self.services: dict[str, Any] = {}  # service key → moto's service object
         self.steady_at: list[tuple[float, str, str]] = []  # (monotonic, key, family:revision)
+        # blue/green, canary, linear (traffic.py): who answers production and test requests
+        self.traffic: dict[str, Traffic] = {}
+        self.shift = TrafficShift(self)
+        self.circuit_breaker_reason = CIRCUIT_BREAKER
+
+    def route(self, key: str, *, test: bool = False) -> str | None:
+        """The task definition that answers one request to the service's load balancer: by the
+        traffic shares of a blue/green, canary or linear deployment (counted in
+        `traffic[key].served`), else the revision a rolling update made steady. A test request
+        reaches only a revision under test."""
+        with self.lock:
+            traffic = self.traffic.get(key)
+            if traffic is not None:
+                return traffic.route(test=test)
+            return None if test else self.serving.get(key)
 
     def clear(self) -> None:
         with self.lock:
@@ -67,6 +83,7 @@ class Rollouts(ServiceView):
                 self.serving,
                 self.current,
                 self.services,
+                self.traffic,
             ):
                 store.clear()
             self.steady_at.clear()
@@ -134,10 +151,9 @@ class Rollouts(ServiceView):
         if sd.status == "PENDING":
             sd.status, sd.started_at, sd.updated_at = "IN_PROGRESS", now(), now()
             sd.next_alarm_check = at + self.emulator.alarm_poll
-        if not sd.notified:
-            sd.notified = True
-            for callback in self.emulator.policy.on_rollout:
-                callback(sd.tag)
+        self._notify(sd)
+        if sd.shifts_traffic and self._advance_shift(sd, at):
+            return
         if sd.status == "STOP_REQUESTED":
             reason = "stopped by StopServiceDeployment (ABORT)"
             self._ecs_update(sd.ecs_id, rolloutState="FAILED", rolloutStateReason=reason)
@@ -159,6 +175,26 @@ class Rollouts(ServiceView):
             elif result == "steady":
                 self._ecs_completed(sd.rollback_ecs_id, sd.rollback_revision.task_definition, at)
                 self._finish(sd, "ROLLBACK_SUCCESSFUL", sd.status_reason)
+
+    def _notify(self, sd: ServiceDeployment) -> None:
+        if not sd.notified:
+            sd.notified = True
+            for callback in self.emulator.policy.on_rollout:
+                callback(sd.tag)
+
+    def _advance_shift(self, sd: ServiceDeployment, at: float) -> bool:
+        """A blue/green, canary or linear deployment's step; False: the rolling rules apply
+        (STOP_REQUESTED)."""
+        if sd.status == "ROLLBACK_REQUESTED":
+            self._shift_rollback(sd)
+        elif sd.status == "ROLLBACK_IN_PROGRESS":
+            self._blue_restored(sd, at)
+        elif sd.status == "IN_PROGRESS":
+            if not self._alarmed(sd, at):
+                self.shift.advance(sd, at)
+        else:
+            return False
+        return True
 
     def _phase(self, sd: ServiceDeployment, at: float, ecs_id: str, taskdef: str) -> str:
         """One tick of rolling tasks out: pending | steady | failed."""
@@ -240,13 +276,71 @@ class Rollouts(ServiceView):
         )
         self._event(sd.key, f"(deployment {sd.ecs_id}) deployment failed: {reason}")
         target = self.last_proven(sd.key, before=sd) if rollback else None
+        if rollback and sd.shifts_traffic and sd.sources:
+            target = sd.sources[0][0]  # blue: its tasks still run
         if target is None:
             self._finish(sd, "STOPPED", reason, stopped=True)
             return
         # ECS's own rollback starts in the same step that fails the deployment: DescribeServices
         # never shows it FAILED on the failed revision without the rollback under way.
         self.request_rollback(sd, target, reason)
+        if sd.shifts_traffic:
+            self._shift_rollback(sd)
+            return
         self._start_rollback(sd, time.monotonic())
+
+    # --- blue/green, canary, linear (the stages are traffic.py's) -------------------------------
+
+    def fail_shift(self, sd: ServiceDeployment, reason: str) -> None:
+        """A failed stage: the circuit breaker follows its rollback option; a failed hook always
+        rolls back (deployment-lifecycle-hooks.html)."""
+        rollback = sd.breaker.get("rollback", False) if reason == CIRCUIT_BREAKER else True
+        self._fail(sd, reason, bool(rollback))
+
+    def green_running(self, sd: ServiceDeployment) -> None:
+        sd.running, sd.pending = sd.requested, 0
+        self._ecs_update(sd.ecs_id, runningCount=sd.requested, pendingCount=0)
+        service = self._service(sd.key)
+        if service is not None:
+            blue = sum(running for _, running in sd.sources)
+            service.running_count, service.pending_count = blue + sd.requested, 0
+
+    def completed_shift(self, sd: ServiceDeployment, at: float) -> None:
+        self._ecs_completed(sd.ecs_id, sd.taskdef_arn, at)
+        self._finish(sd, "SUCCESSFUL", "")
+
+    def _shift_rollback(self, sd: ServiceDeployment) -> None:
+        """Traffic back to blue in this step; the green tasks stop in the next."""
+        target = sd.rollback_revision
+        service = self._service(sd.key)
+        if target is None or service is None:
+            self._finish(sd, "ROLLBACK_FAILED", "no revision to roll back to")
+            return
+        sd.status, sd.updated_at = "ROLLBACK_IN_PROGRESS", now()
+        self.shift.roll_back(sd)
+        self._event(sd.key, f"rolling back to {short(target.task_definition)} ({sd.arn}).")
+        self._ecs_update(sd.ecs_id, rolloutState="FAILED", rolloutStateReason=sd.status_reason)
+        service.task_definition = target.task_definition
+        self.current[sd.key] = target
+
+    def _blue_restored(self, sd: ServiceDeployment, at: float) -> None:
+        target = sd.rollback_revision
+        service = self._service(sd.key)
+        if target is None or service is None:
+            self._finish(sd, "ROLLBACK_FAILED", "no revision to roll back to")
+            return
+        blue = next(
+            (d for d in service.deployments if d["taskDefinition"] == target.task_definition),
+            None,
+        )
+        if blue is None:  # no entry left for it: the view starts one that is already steady
+            sd.rollback_ecs_id = ecs_deployment_id()
+            self._begin_ecs_deployment(service, sd.rollback_ecs_id, target.task_definition)
+        else:
+            sd.rollback_ecs_id = str(blue["id"])
+        sd.running = 0
+        self._ecs_completed(sd.rollback_ecs_id, target.task_definition, at)
+        self._finish(sd, "ROLLBACK_SUCCESSFUL", sd.status_reason)
 
     def request_rollback(self, sd: ServiceDeployment, target: Revision, reason: str) -> None:
         sd.status, sd.status_reason, sd.updated_at = "ROLLBACK_REQUESTED", reason, now()

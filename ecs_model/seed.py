@@ -31,6 +31,8 @@ TRUST = {
         }
     ],
 }
+# The test listener rule's header value (the stack creates it as a secret; autopipe reads it).
+TEST_TRAFFIC_SECRET = "rehearsal-test-traffic-0123456789"  # noqa: S105 - a test world's value
 SECRET_VALUES = {"API_KEYS": '["rehearsal-key-0123456789"]', "DB_PASSWORD": "rehearsal-db-password"}
 
 
@@ -192,6 +194,26 @@ def deployment_alarm(cloudwatch: Any, name: str) -> None:
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seed")
 
 
+def blue_green_load_balancer(settings: Settings, account: str) -> dict[str, Any]:
+    """The service's load balancer as the stack describes it, with what blue/green, canary and
+    linear deployments need (an alternate target group, production and test listener rules, the
+    infrastructure role; API_AdvancedConfiguration.html). The model has no load balancer: the
+    ARNs are names only, and traffic.py routes requests in their place."""
+    elb = f"arn:aws:elasticloadbalancing:{settings.region}:{account}"
+    listener = f"{elb}:listener-rule/app/auto-pipe/0123456789abcdef/fedcba9876543210"
+    return {
+        "targetGroupArn": f"{elb}:targetgroup/auto-pipe-blue/0123456789abcdef",
+        "containerName": settings.container,
+        "containerPort": 8080,
+        "advancedConfiguration": {
+            "alternateTargetGroupArn": f"{elb}:targetgroup/auto-pipe-green/fedcba9876543210",
+            "productionListenerRule": f"{listener}/0000000000000001",
+            "testListenerRule": f"{listener}/0000000000000002",
+            "roleArn": f"arn:aws:iam::{account}:role/auto-pipe-ecs-infrastructure",
+        },
+    }
+
+
 def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpec]) -> Seeded:
     subnet, group = network(aws)
     aws.ecs().create_cluster(clusterName=settings.cluster)
@@ -208,6 +230,9 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
             json.dumps({key: SECRET_VALUES.get(name, "x")}) if key else SECRET_VALUES.get(name, "x")
         )
         aws.secrets().create_secret(Name=secret, SecretString=value)
+    aws.secrets().create_secret(
+        Name=settings.test_header_secret_name, SecretString=TEST_TRAFFIC_SECRET
+    )
     aws.logs().create_log_group(logGroupName=settings.log_group)
     aws.dynamodb().create_table(
         TableName=settings.lock_table,
@@ -235,6 +260,7 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
         desiredCount=0,
         launchType="FARGATE",
         networkConfiguration=awsvpc,  # type: ignore[arg-type]
+        loadBalancers=[blue_green_load_balancer(settings, aws.account_id())],  # type: ignore[list-item]
     )
     aws.ecs().update_service(
         cluster=settings.cluster,

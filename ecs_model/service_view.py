@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecs_model.traffic import Traffic
 
 
 def short(arn: str) -> str:
@@ -25,6 +28,7 @@ class ServiceView:
     services: dict[str, Any]  # service key → moto's service object
     serving: dict[str, str]  # service key → task definition serving traffic
     steady_at: list[tuple[float, str, str]]  # (monotonic, key, family:revision)
+    traffic: dict[str, Traffic]  # service key → production/test shares (traffic.py)
 
     def _service(self, key: str) -> Any:
         return self.services.get(key)
@@ -88,6 +92,9 @@ class ServiceView:
             self._event(key, f"(deployment {deployment_id}) deployment completed.")
             self._event(key, "has reached a steady state.")
             self.serving[key] = taskdef
+            traffic = self.traffic.get(key)
+            if traffic is not None and (traffic.production != {taskdef: 100.0} or traffic.test):
+                traffic.set({taskdef: 100.0})
             self.steady_at.append((at, key, short(taskdef)))
 
     def _services_with(self, deployment_id: str) -> list[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,7 +15,7 @@ from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.output import Reporter
 from ecs_model.emulator import Emulator
-from ecs_model.seed import SECRET_VALUES
+from ecs_model.seed import SECRET_VALUES, TEST_TRAFFIC_SECRET
 
 DROP = 0  # a handler's status that closes the connection without answering
 
@@ -40,11 +40,15 @@ class Flaky:
             return self._status
 
 
+Handle = Callable[[str, str, bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
+
+
 class _Server:
-    def __init__(self, handle: Callable[[str, str, bytes], tuple[int, dict[str, Any]]]) -> None:
+    def __init__(self, handle: Handle) -> None:
         def respond(h: BaseHTTPRequestHandler, method: str) -> None:
             length = int(h.headers.get("Content-Length") or 0)
-            status, body = handle(method, h.path, h.rfile.read(length) if length else b"")
+            body_in = h.rfile.read(length) if length else b""
+            status, body = handle(method, h.path, body_in, dict(h.headers.items()))
             if status == DROP:  # a connection closed with no answer
                 h.close_connection = True
                 return
@@ -89,7 +93,9 @@ class SlackReceiver:
         self._server = _Server(self._handle)
         self.url = f"{self._server.url}/services/T000/B000/rehearsal"
 
-    def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _handle(
+        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         payload = json.loads(body or b"{}")
         self.payloads.append(payload)
         status = self.flaky.take()
@@ -107,7 +113,11 @@ class SlackReceiver:
 
 class StandIn:
     """The service behind its load balancer, as the emulator's serving revision describes it:
-    /version from the revision's environment; /ready 503 for tags marked broken."""
+    /version from the revision's environment; /ready 503 for tags marked broken. A request
+    carrying the test listener rule's header (`settings.test_header` with the stack's secret
+    value) reaches the revision under test of a blue/green, canary or linear deployment; every
+    other request is production traffic, spread as the deployment's shares say and counted in
+    the model's traffic record."""
 
     def __init__(self, aws: Aws, emulator: Emulator, settings: Settings, broken: set[str]) -> None:
         self._aws, self._emulator, self._settings, self.broken = aws, emulator, settings, broken
@@ -117,17 +127,21 @@ class StandIn:
         self._server = _Server(self._handle)
         self.url = self._server.url
 
-    def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _handle(
+        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         flaky = self.flaky.take()
         if flaky is not None:
             return flaky, {"detail": "injected: the load balancer's answer"}
-        return self._answer(path)
+        wanted = self._settings.test_header.lower()
+        sent = {k.lower(): v for k, v in headers.items()}.get(wanted)
+        return self._answer(path, test=sent == TEST_TRAFFIC_SECRET)
 
-    def _answer(self, path: str) -> tuple[int, dict[str, Any]]:
+    def _answer(self, path: str, *, test: bool = False) -> tuple[int, dict[str, Any]]:
         key = f"{self._settings.cluster}:{self._settings.service}"
-        arn = self._emulator.deployments.serving.get(key)
+        arn = self._emulator.rollouts.route(key, test=test)
         if arn is None:
-            return 503, {"detail": "no healthy targets"}
+            return 503, {"detail": "no targets under test" if test else "no healthy targets"}
         if arn not in self._env:
             # From the model's own state, not through its API: the stand-in is the service
             # behind the load balancer, so faults injected into AWS calls must not reach it.

@@ -115,6 +115,15 @@ class EnvironmentConfig:
     github_environment: str = ""  # defaults to the environment's name
     create_oidc_provider: bool = True  # False when the account already has the provider
     project: str = field(default_factory=checked_in_project)
+    # --- deployment strategy (docs/deployer.md#strategies); autopipe.toml must agree ---
+    deployment_strategy: str = "rolling"  # rolling | blue_green | canary | linear
+    bake_minutes: int = 0
+    canary_percent: float = 5.0
+    canary_bake_minutes: int = 10
+    linear_step_percent: float = 10.0
+    linear_step_minutes: int = 6
+    test_gate_minutes: int = 30  # the PAUSE hook's timeout at POST_TEST_TRAFFIC_SHIFT
+    # --- end of the strategy block ---
 
     def __post_init__(self) -> None:
         if not self.github_repository:
@@ -179,6 +188,12 @@ class EnvironmentConfig:
     def alarm_name(self, short: str) -> str:
         return self.names.alarm(self.name, short)
 
+    # --- deployment strategy: the test listener rule's header value (a secret the stack makes,
+    # the deployer reads; autopipe.toml's test_header_secret) ---
+    @property
+    def test_traffic_secret_name(self) -> str:
+        return self.names.test_traffic_secret(self.name)
+
 
 def load(name: str, context: Callable[[str], Any] | None = None) -> EnvironmentConfig:
     """The named environment with `<name>:<field>` context values applied."""
@@ -202,8 +217,8 @@ def _coerce(name: str, current: Any, raw: Any) -> Any:
         if raw.lower() not in ("true", "false"):
             raise ConfigError(f"{name}: expected true or false, got {raw!r}")
         return raw.lower() == "true"
-    if isinstance(current, int):
-        return int(raw)
+    if isinstance(current, int | float):
+        return type(current)(raw)
     if isinstance(current, tuple):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if current is None:  # optional strings: empty means unset
@@ -226,6 +241,7 @@ def _validate(c: EnvironmentConfig) -> None:
     if c.github_repository.count("/") != 1 or "*" in c.github_repository:
         problems.append("github_repository: OWNER/REPO, no wildcards")
     problems += _edge_problems(c)
+    problems += _strategy_problems(c)
     if c.name == "production":
         # The issue's production guarantees: no config can quietly drop them.
         if c.min_tasks < 2:
@@ -253,6 +269,26 @@ def _edge_problems(c: EnvironmentConfig) -> list[str]:
         problems.append("Slack needs both slack_workspace_id and slack_channel_id")
     if not all(p.startswith("/") for p in c.internal_paths):
         problems.append("internal_paths are absolute paths")
+    return problems
+
+
+STRATEGIES = ("rolling", "blue_green", "canary", "linear")
+
+
+def _strategy_problems(c: EnvironmentConfig) -> list[str]:
+    """The ranges ECS accepts (the same rules as autopipe/config.py's strategy_problems)."""
+    problems = []
+    if c.deployment_strategy not in STRATEGIES:
+        problems.append(f"deployment_strategy: one of {', '.join(STRATEGIES)}")
+    for name in ("bake_minutes", "canary_bake_minutes", "linear_step_minutes"):
+        if not 0 <= getattr(c, name) <= 1440:
+            problems.append(f"{name}: 0..1440")
+    if not 0.1 <= c.canary_percent <= 100.0:
+        problems.append("canary_percent: 0.1..100")
+    if not 3.0 <= c.linear_step_percent <= 100.0:
+        problems.append("linear_step_percent: 3..100")
+    if not 1 <= c.test_gate_minutes <= 20160:
+        problems.append("test_gate_minutes: 1..20160")
     return problems
 
 
@@ -311,6 +347,10 @@ STAGING = EnvironmentConfig(
     enable_execute_command=True,
     db_backup_days=3,
     log_retention_days=30,
+    # Blue/green: the release is smoke-tested on the test listener before any request reaches
+    # it, and the switch is whole; staging's traffic is too thin for a canary to say anything.
+    deployment_strategy="blue_green",
+    bake_minutes=2,
 )
 
 PRODUCTION = EnvironmentConfig(
@@ -328,6 +368,12 @@ PRODUCTION = EnvironmentConfig(
     deletion_protection=True,
     log_retention_days=90,
     access_log_days=365,
+    # Canary after the same pre-traffic gate: what a synthetic smoke test cannot catch reaches
+    # 5 % of real users for 10 minutes, with the old tasks kept 10 minutes more.
+    deployment_strategy="canary",
+    canary_percent=5.0,
+    canary_bake_minutes=10,
+    bake_minutes=10,
 )
 
 ENVIRONMENTS = {"staging": STAGING, "production": PRODUCTION}

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from autopipe import ecs, lock, release, rollout, smoke
+from autopipe import ecs, lock, release, rollout, smoke, strategy
 from autopipe.commands._shared import Rendered, render_new
+from autopipe.commands.deploy_shift import ShiftRollout
 from autopipe.commands.verify import verify
 from autopipe.errors import AutopipeError, RollbackFailed, RolledBack
 from autopipe.migrate import run_migration
@@ -84,6 +85,8 @@ class Steps:
         d.phase = "update"
         self.ensure()
         d.watcher.skip_old_events()
+        shift = self._shift(service)
+        header = shift.test_route() if shift is not None else {}
         since = datetime.now(UTC) - timedelta(seconds=5)
         d.touched = True
         # Retrying is safe: an UpdateService to the revision the service already targets starts
@@ -93,6 +96,8 @@ class Steps:
         config = d.recovery.suspend_alarms(service) if s.allow_alarm else None
         if config is not None:
             r.step(f"alarm-based rollback off for this deployment ({s.allow_alarm})")
+        if shift is not None:
+            config = shift.configuration(service, config)
         updated = d.watcher.persist.call(
             "update",
             lambda: ecs.update_service(
@@ -108,6 +113,10 @@ class Steps:
         )
 
         d.phase = "watch"
+        if shift is not None:
+            shift.watch(rendered, self._own_alarms(service), header)
+            self._proven_now(rendered, service, smoked=shift.smoked)
+            return
         outcome = d.watcher.watch(
             d.deployment_arn, timeout=s.rollout_timeout, alarms=self._own_alarms(service)
         )
@@ -123,17 +132,42 @@ class Steps:
         if not outcome.ok:
             r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
             raise d.roll_back(f"{outcome.state}: {outcome.reason}")
-        failed = self._smoke(rendered) or ("" if s.allow_alarm else self._alarm_after(service))
+        self._proven_now(rendered, service)
+
+    def _proven_now(
+        self, rendered: Rendered, service: dict[str, Any], *, smoked: bool = False
+    ) -> None:
+        """The deployment is SUCCESSFUL: the smoke test (unless it passed during the bake) and
+        the alarms, then the release record."""
+        d, s, r = self.d, self.d.settings, self.d.reporter
+        failed = "" if smoked else self._smoke(rendered)
+        failed = failed or ("" if s.allow_alarm else self._alarm_after(service))
         if failed:
             r.step(f"rollout failed (smoke_failed): {failed}", style="bold red")
             raise d.roll_back(f"smoke_failed: {failed}")
 
         d.phase = "record"
+        new_arn = str(d.new_arn)
         r.step(f"deployed {ecs.short(new_arn)} ({rendered.image_tag})", style="bold green")
         self.record(new_arn)
         d.phase = "done"
 
     # --- pieces ---------------------------------------------------------------------------
+
+    def _shift(self, service: dict[str, Any]) -> ShiftRollout | None:
+        """The blue/green, canary or linear roll-out, when configured and the service has the
+        load balancer resources for it; else the rolling update, said loudly."""
+        d, s = self.d, self.d.settings
+        if not s.shifts_traffic:
+            return None
+        if strategy.ready(service):
+            return ShiftRollout(self)
+        d.reporter.warn(
+            f"strategy {s.strategy} is configured, but the service has no alternate target group "
+            "and test listener rule yet (the stack's loadBalancers advancedConfiguration): this "
+            "deploy is a rolling update"
+        )
+        return None
 
     def _proven(self, service: dict[str, Any]) -> Target:
         """The last proven release, from the release record; before the first recorded deploy,

@@ -75,7 +75,11 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
         ),
         Grant(
             "WatchAndStopTheServicesDeployments",
-            ("ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"),
+            (
+                "ecs:DescribeServiceDeployments",
+                "ecs:StopServiceDeployment",
+                "ecs:ContinueServiceDeployment",  # the blue/green gate (autopipe/strategy.py)
+            ),
             (arn % ("ecs", f"service-deployment/{n.cluster}/{n.service}/*"),),
         ),
         Grant(
@@ -108,6 +112,12 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
         ),
         Grant("VerifyTheTaskRoles", ("iam:GetRole",), roles),
         Grant("ResolveTheAppSecrets", ("secretsmanager:DescribeSecret",), secrets),
+        # The one value it reads: the test listener rule's header, for the pre-traffic smoke test.
+        Grant(
+            "ReadTheTestTrafficHeader",
+            ("secretsmanager:GetSecretValue",),
+            (arn % ("secretsmanager", f"secret:{config.test_traffic_secret_name}-??????"),),
+        ),
         Grant("FindTheLogGroup", ("logs:DescribeLogGroups",), (arn % ("logs", "log-group:*"),)),
         Grant(
             "ReadMigrationLogs",

@@ -141,6 +141,7 @@ def session() -> boto3.Session:
 def cloud(emulator: Emulator, subnet_and_group: tuple[str, str]) -> Cloud:
     emulator.reset()
     emulator.step, emulator.alarm_poll, emulator.task_failures_per_tick = 0.1, 0.1, 1
+    emulator.minute = 1.0
     aws = Aws(region="us-east-1", endpoint_url=emulator.url, session=session())
     world = Cloud(emulator, aws)
     world.subnet, world.group = subnet_and_group

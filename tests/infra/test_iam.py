@@ -89,8 +89,13 @@ def test_deploy_role_scope(synth: Synth, stack: str) -> None:
             assert statement["Condition"] == {
                 "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
             }
-        if any(a.startswith("secretsmanager:") for a in actions):
-            assert actions == {"secretsmanager:DescribeSecret"}  # never a secret's value
+        if actions == {"secretsmanager:GetSecretValue"}:
+            # The one value the role reads: the test listener rule's header (no app secret).
+            assert resources == [
+                f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:auto-pipe/{env}/test-traffic-??????"
+            ]
+        elif any(a.startswith("secretsmanager:") for a in actions):
+            assert actions == {"secretsmanager:DescribeSecret"}  # never an app secret's value
             assert all(f":secret:auto-pipe/{env}/" in r for r in resources)
         if "ecs:RunTask" in actions:
             cluster = resolve(statement["Condition"]["ArnEquals"]["ecs:cluster"])
