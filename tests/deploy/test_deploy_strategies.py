@@ -208,6 +208,8 @@ def test_an_interrupt_at_the_gate_leaves_production_on_the_proven_release(world:
     process = start(world, "deploy", "--tag", "v2", "--timeout", "60")
     try:
         read_until(process, "at POST_TEST_TRAFFIC_SHIFT")
+        # The interrupt lands mid-smoke-test: once a probe went through the test route.
+        wait_for(lambda: served(world, ":3", "test") >= 1, "a probe through the test route", 30)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -218,4 +220,3 @@ def test_an_interrupt_at_the_gate_leaves_production_on_the_proven_release(world:
     wait_for(lambda: deployment_status(world, arn) == "ROLLBACK_SUCCESSFUL", "ECS's rollback")
     assert world.revision() == good
     assert served(world, ":3", "production") == 0
-    assert served(world, ":3", "test") >= 1

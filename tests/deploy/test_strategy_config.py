@@ -16,8 +16,8 @@ from tests.support.moto import CONFIG
 
 
 def test_rolling_stays_the_built_in_default() -> None:
-    assert Settings().strategy == "rolling"
-    assert not Settings().shifts_traffic
+    assert Settings(project="auto-pipe").strategy == "rolling"
+    assert not Settings(project="auto-pipe").shifts_traffic
     rehearsal = load_settings(config=CONFIG, env="rehearsal", environ={})
     assert rehearsal.strategy == "rolling"
 
@@ -82,4 +82,4 @@ def test_the_cli_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
     ],
 )
 def test_the_time_a_traffic_shift_takes(values: dict[str, object], seconds: float) -> None:
-    assert shift_seconds(Settings().with_overrides(**values)) == seconds
+    assert shift_seconds(Settings(project="auto-pipe").with_overrides(**values)) == seconds

@@ -23,8 +23,9 @@ import pytest
 from tests.infra.conftest import ROOT
 
 OLD = re.compile(r"auto[-_]?pipe", re.IGNORECASE)
-# Where the tool's own name (the `autopipe` package and CLI, not a resource) may appear.
-TOOL_NAME = re.compile(r"\bautopipe(?=[ .,/)`:])|\bAUTOPIPE_")
+# Where the tool's own name (the `autopipe` package and CLI, its settings and its test-traffic
+# header, not a resource) may appear.
+TOOL_NAME = re.compile(r"\bautopipe(?=[ .,/)`:])|\bAUTOPIPE_|\bX-Autopipe-")
 NEW, NEW_TITLE = "acme-shop", "AcmeShop"
 ENVS = ("staging", "production", "rehearsal")
 RENDER = """
