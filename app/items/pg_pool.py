@@ -9,20 +9,30 @@ at the operations in flight, and closes the socket of any that has outlived its 
 once with a connection error, answered 503, and the pool opens a fresh connection for the next
 caller. The hot path pays one clock read and a dict insert and delete.
 
+Below the watchdog, the kernel bounds each connection too (`tcp_options`, set once when a
+connection opens; values from `Settings.db_tcp_keepalive`): TCP keepalive finds an idle pooled
+connection whose server vanished, so it is closed before a request is handed it, and
+TCP_USER_TIMEOUT closes one whose sent data goes unacknowledged, even if the event loop is busy.
+
     wait for the gate   ≤ DB_POOL_TIMEOUT                      then 503
     open a connection   ≤ DB_CONNECT_TIMEOUT                   then 503
     everything          ≤ DB_STATEMENT_TIMEOUT + MARGIN        then the watchdog closes it: 503
+    unacknowledged data ≤ DB_STATEMENT_TIMEOUT + 1 s           then the kernel closes it
+    an idle, silent peer  found in ≈ DB_STATEMENT_TIMEOUT      then the kernel closes it
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
 import structlog
 
+from app.config import TcpKeepalive
 from app.errors import DatabaseUnavailable
 
 MARGIN = 0.5  # past the server's own timeout, so that normally the server's error comes first
@@ -32,6 +42,33 @@ TICK = 0.1  # how often the watchdog looks: the bound is met to within this
 # waits for that answer without a bound: on a stalled server, forever.
 _BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, asyncio.CancelledError)
 log = structlog.get_logger("app.db")
+
+
+def tcp_options(
+    keepalive: TcpKeepalive,
+) -> Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]:
+    """The pool's `init` hook: keepalive and user timeout on each new connection's socket.
+
+    asyncpg takes neither libpq's `keepalives*` nor `tcp_user_timeout` (MagicStack/asyncpg#606),
+    and `server_settings` would only set the server's side of the connection. The socket is the
+    transport's, as asyncpg reaches it itself to set TCP_NODELAY; with TLS it is the one below.
+    """
+    options = (
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive.idle),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, keepalive.interval),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, keepalive.count),
+        (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, keepalive.user_timeout_ms),
+    )
+
+    async def init(connection: asyncpg.Connection) -> None:
+        transport = connection._transport  # type: ignore[attr-defined]  # no public accessor
+        sock = transport.get_extra_info("socket")
+        if sock.family in (socket.AF_INET, socket.AF_INET6):  # not a Unix-domain socket
+            for level, option, value in options:
+                sock.setsockopt(level, option, value)
+
+    return init
 
 
 class Operation:
