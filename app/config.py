@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -14,6 +16,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app import __version__
 
 Environment = Literal["development", "test", "staging", "production"]
+
+
+@dataclass(frozen=True)
+class TcpKeepalive:
+    """TCP options of every pooled PostgreSQL connection, in libpq's terms (`keepalives_idle`,
+    `keepalives_interval`, `keepalives_count`, `tcp_user_timeout`; asyncpg has no such options,
+    app/items/pg_pool.py sets them on the socket)."""
+
+    idle: int  # s of silence before the first probe (TCP_KEEPIDLE)
+    interval: int  # s between probes (TCP_KEEPINTVL)
+    count: int  # unanswered probes that close the connection (TCP_KEEPCNT)
+    user_timeout_ms: int  # sent data unacknowledged this long closes it (TCP_USER_TIMEOUT)
 
 
 class Settings(BaseSettings):
@@ -148,6 +162,23 @@ class Settings(BaseSettings):
             # appended; the traces-specific one is used as it is (the OTLP exporter spec).
             return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
         return None
+
+    @property
+    def db_tcp_keepalive(self) -> TcpKeepalive:
+        """Derived from DB_STATEMENT_TIMEOUT (T): no database wait is meant to outlast it, so a
+        peer that stopped answering is given up on after about as long. An idle pooled
+        connection to a vanished server is probed from T/2 on and closed at about
+        T/2 + 3 * T/6 ≈ T (whole seconds, at least 1 each), before a request is handed it; data
+        sent and not acknowledged closes the connection in the kernel after T + 1 s, just past
+        the pool's own watchdog (T + 0.5 s). A live server's kernel acknowledges probes however
+        long a query runs, so neither cuts a slow query short."""
+        timeout = self.db_statement_timeout
+        return TcpKeepalive(
+            idle=max(1, math.ceil(timeout / 2)),
+            interval=max(1, math.ceil(timeout / 6)),
+            count=3,
+            user_timeout_ms=math.ceil(timeout * 1000) + 1000,
+        )
 
     @property
     def sqlalchemy_url(self) -> str:

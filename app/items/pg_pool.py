@@ -9,20 +9,30 @@ at the operations in flight, and closes the socket of any that has outlived its 
 once with a connection error, answered 503, and the pool opens a fresh connection for the next
 caller. The hot path pays one clock read and a dict insert and delete.
 
-    wait for the gate   ≤ DB_POOL_TIMEOUT                      then 503
+Below the watchdog, the kernel bounds each connection too (`tcp_options`, set once when a
+connection opens; values from `Settings.db_tcp_keepalive`): TCP keepalive finds an idle pooled
+connection whose server vanished, so it is closed before a request is handed it, and
+TCP_USER_TIMEOUT closes one whose sent data goes unacknowledged, even if the event loop is busy.
+
+    wait for the gate   ≤ DB_POOL_TIMEOUT (+ TICK)             then 503
     open a connection   ≤ DB_CONNECT_TIMEOUT                   then 503
     everything          ≤ DB_STATEMENT_TIMEOUT + MARGIN        then the watchdog closes it: 503
+    unacknowledged data ≤ DB_STATEMENT_TIMEOUT + 1 s           then the kernel closes it
+    an idle, silent peer  found in ≈ DB_STATEMENT_TIMEOUT      then the kernel closes it
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
 import structlog
 
+from app.config import TcpKeepalive
 from app.errors import DatabaseUnavailable
 
 MARGIN = 0.5  # past the server's own timeout, so that normally the server's error comes first
@@ -34,6 +44,33 @@ _BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, asyncio
 log = structlog.get_logger("app.db")
 
 
+def tcp_options(
+    keepalive: TcpKeepalive,
+) -> Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]:
+    """The pool's `init` hook: keepalive and user timeout on each new connection's socket.
+
+    asyncpg takes neither libpq's `keepalives*` nor `tcp_user_timeout` (MagicStack/asyncpg#606),
+    and `server_settings` would only set the server's side of the connection. The socket is the
+    transport's, as asyncpg reaches it itself to set TCP_NODELAY; with TLS it is the one below.
+    """
+    options = (
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive.idle),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, keepalive.interval),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, keepalive.count),
+        (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, keepalive.user_timeout_ms),
+    )
+
+    async def init(connection: asyncpg.Connection) -> None:
+        transport = connection._transport  # type: ignore[attr-defined]  # no public accessor
+        sock = transport.get_extra_info("socket")
+        if sock.family in (socket.AF_INET, socket.AF_INET6):  # not a Unix-domain socket
+            for level, option, value in options:
+                sock.setsockopt(level, option, value)
+
+    return init
+
+
 class Operation:
     """One use of a pooled connection, handed out first come, first served.
 
@@ -43,27 +80,27 @@ class Operation:
     wait fair and bounded.
     """
 
-    __slots__ = ("_acquired", "_pool", "deadline", "expired")
+    __slots__ = ("_acquired", "_pool", "deadline", "expired", "gave_up", "wait_deadline", "waiter")
 
     def __init__(self, pool: BoundedPool) -> None:
         self._pool = pool
         self._acquired: Any = None
         self.deadline = 0.0
         self.expired = False
+        self.wait_deadline = 0.0
+        self.waiter: asyncio.Task[Any] | None = None
+        self.gave_up = False
 
     async def __aenter__(self) -> asyncpg.Connection:
         pool = self._pool
-        self.deadline = pool.loop.time() + pool.budget
+        now = pool.loop.time()
+        self.deadline = now + pool.budget
         pool.in_flight[self] = None
         try:
-            if pool.gate.locked():  # only a wait needs a timer (a timer per request is not free)
-                async with asyncio.timeout(pool.acquire_timeout):
-                    await pool.gate.acquire()
+            if pool.gate.locked():
+                await self._wait_for_gate(now + pool.acquire_timeout)
             else:
                 await pool.gate.acquire()
-        except TimeoutError as exc:
-            del pool.in_flight[self]
-            raise pool.unavailable("every database connection is busy") from exc
         except BaseException:
             del pool.in_flight[self]
             raise
@@ -97,6 +134,30 @@ class Operation:
         if isinstance(error, OSError):
             raise self._pool.unavailable(f"connection failed: {type(error).__name__}") from error
 
+    async def _wait_for_gate(self, deadline: float) -> None:
+        """Wait for a slot until `deadline`, then 503. The watchdog cancels a wait that outlives
+        it (to within TICK), so no timer is armed per request (asyncio.timeout's was ~5% of the
+        read path's CPU, and under load nearly every request waits here)."""
+        pool = self._pool
+        self.wait_deadline = deadline
+        self.waiter = asyncio.current_task()
+        pool.waiting[self] = None
+        try:
+            await pool.gate.acquire()
+        except asyncio.CancelledError as exc:
+            if not self.gave_up:
+                raise
+            if self.waiter is not None:
+                self.waiter.uncancel()  # our cancellation, not the caller's
+            raise pool.unavailable("every database connection is busy") from exc
+        finally:
+            del pool.waiting[self]
+
+    def give_up(self) -> None:
+        if not self.gave_up and self.waiter is not None:
+            self.gave_up = True
+            self.waiter.cancel()
+
     def terminate(self) -> None:
         # asyncpg may have taken the connection back already (a lost connection inside a
         # transaction): then there is nothing left to terminate.
@@ -127,6 +188,7 @@ class BoundedPool:
         self.loop = asyncio.get_running_loop()
         # Insertion-ordered: the oldest operations come first, so the watchdog stops early.
         self.in_flight: dict[Operation, None] = {}
+        self.waiting: dict[Operation, None] = {}  # at the gate, also oldest first
         self._watchdog = asyncio.create_task(self._watch(), name="db-watchdog")
 
     def operation(self) -> Operation:
@@ -141,6 +203,10 @@ class BoundedPool:
         while True:
             await asyncio.sleep(TICK)
             now = self.loop.time()
+            for operation in list(self.waiting):
+                if operation.wait_deadline > now:
+                    break
+                operation.give_up()
             for operation in list(self.in_flight):
                 if operation.deadline > now:
                     break

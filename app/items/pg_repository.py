@@ -17,7 +17,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.config import Settings
 from app.items import queries
-from app.items.pg_pool import BoundedPool
+from app.items.pg_pool import BoundedPool, tcp_options
 from app.items.store import Item, missing_or_stale
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
@@ -78,6 +78,7 @@ class AsyncpgItems:
                 "statement_timeout": str(int(settings.db_statement_timeout * 1000)),
             },
             reset=_keep_session,
+            init=tcp_options(settings.db_tcp_keepalive),
         )
         bounded = BoundedPool(
             pool,

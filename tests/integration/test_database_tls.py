@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import open_store
 from app.errors import DatabaseUnavailable
 from tests.conftest import unavailable
+from tests.integration.test_db_keepalive import expected, pooled_socket_options
 from tests.support.pg import PostgresServer, PostgresUnavailable
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
@@ -157,3 +158,16 @@ async def test_a_name_the_certificate_does_not_carry_is_refused(
     with pytest.raises(DatabaseUnavailable) as refused:
         await _session_is_encrypted(url)
     assert "Hostname mismatch" in _tls_error(refused.value)
+
+
+async def test_tls_connections_carry_keepalive_too(
+    tls_pg: PostgresServer, certificates: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under TLS the transport is asyncio's TLS layer; the options go on the socket below it."""
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    monkeypatch.setenv("PGSSLROOTCERT", str(certificates["ca"]))
+    settings = Settings(database_url=tls_pg.url(), db_statement_timeout=4)
+    assert await _session_is_encrypted(settings.sqlalchemy_url) is True
+    options, local_port, client_port = await pooled_socket_options(settings)
+    assert local_port == client_port
+    assert options == expected(settings)

@@ -230,3 +230,20 @@ def test_python_m_app_reports_invalid_settings_on_one_line(
     assert lines[0].startswith("error: invalid settings: ")
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("statement_timeout", "idle", "interval", "user_timeout_ms"),
+    [
+        (10.0, 5, 2, 11_000),  # the default: a silent peer found after 5 + 3 * 2 = 11 s
+        (1.5, 1, 1, 2_500),
+        (0.2, 1, 1, 1_200),  # whole seconds, at least one
+        (30.0, 15, 5, 31_000),
+    ],
+)
+def test_tcp_keepalive_follows_the_statement_timeout(
+    statement_timeout: float, idle: int, interval: int, user_timeout_ms: int
+) -> None:
+    keepalive = settings(db_statement_timeout=statement_timeout).db_tcp_keepalive
+    assert (keepalive.idle, keepalive.interval, keepalive.count) == (idle, interval, 3)
+    assert keepalive.user_timeout_ms == user_timeout_ms
