@@ -91,10 +91,22 @@ _ASYNCPG_UNAVAILABLE = (
 )
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: SQLAlchemy's `orig` (the adapter's error), then `__cause__`
+    (asyncpg's own exception under the asyncpg adapter)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found:
+        found.append(current)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return found
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """True for failures that mean "the database cannot answer now", not "bad statement"."""
-    if isinstance(exc, _ASYNCPG_UNAVAILABLE):
-        return True
+    if any(isinstance(cause, _ASYNCPG_UNAVAILABLE) for cause in _chain(exc)):
+        return True  # e.g. 57P03 "the database system is starting up", as a plain DBAPIError
     if isinstance(exc, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.OperationalError):
         return True
     if isinstance(exc, sqlalchemy.exc.InterfaceError):

@@ -106,6 +106,8 @@ def test_ctrl_c_mid_migration_stops_the_task(world: World) -> None:
     assert world.cli("deploy", "--tag", "v1").exit_code == 0
     proven = world.revision()
     world.emulator.policy.migration_runs["v2"] = math.inf  # runs until stopped
+    # The interrupt, not the migration timeout, must end it, however slow the machine.
+    world.env["AUTOPIPE_MIGRATION_TIMEOUT"] = "300"
     process = start(world, "deploy", "--tag", "v2")
     try:
         read_until(process, "migration task: RUNNING")
