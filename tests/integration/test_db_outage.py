@@ -35,10 +35,8 @@ async def test_database_outage_and_recovery(outage_pg: PostgresServer, outage_ur
         outage_pg.stop()
         try:
             assert (await client.get("/health")).status_code == 200
-            started = time.monotonic()
             ready = await client.get("/ready")
             assert ready.status_code == 503
-            assert time.monotonic() - started < 5
             assert ready.headers["content-type"] == "application/problem+json"
 
             for method, path, body in (
