@@ -193,18 +193,23 @@ class EcsApi:
         missing = [{"arn": a, "reason": "MISSING"} for a in arns if a not in revisions]
         return as_json({"serviceRevisions": found, "failures": missing})
 
+    def _deployment(self, arn: str) -> ServiceDeployment:
+        """The service deployment `arn` (call with the rollouts lock held)."""
+        sd = self.rollouts.by_arn.get(arn)
+        if sd is None:
+            raise service_error(
+                "ServiceDeploymentNotFoundException",
+                f"The service deployment {arn} does not exist.",
+            )
+        return sd
+
     def stop_service_deployment(self, response: Any) -> str:
         arn = str(response._get_param("serviceDeploymentArn") or "")
         stop_type = str(response._get_param("stopType") or "ROLLBACK")
         if stop_type not in ("ROLLBACK", "ABORT"):
             raise service_error("InvalidParameterException", f"Invalid stopType: {stop_type}")
         with self.rollouts.lock:
-            sd = self.rollouts.by_arn.get(arn)
-            if sd is None:
-                raise service_error(
-                    "ServiceDeploymentNotFoundException",
-                    f"The service deployment {arn} does not exist.",
-                )
+            sd = self._deployment(arn)
             self._stop(sd, stop_type)
         return as_json({"serviceDeploymentArn": arn})
 
@@ -219,12 +224,7 @@ class EcsApi:
         if action not in ("CONTINUE", "ROLLBACK"):
             raise service_error("InvalidParameterException", f"Invalid action: {action}")
         with self.rollouts.lock:
-            sd = self.rollouts.by_arn.get(arn)
-            if sd is None:
-                raise service_error(
-                    "ServiceDeploymentNotFoundException",
-                    f"The service deployment {arn} does not exist.",
-                )
+            sd = self._deployment(arn)
             if sd.status != "IN_PROGRESS":
                 raise service_error(
                     "ClientException", f"The service deployment {arn} is {sd.status}."

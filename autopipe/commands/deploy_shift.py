@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from autopipe import ecs, rollout, smoke, strategy
-from autopipe.errors import ConfigError, RollbackFailed
+from autopipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from autopipe.commands._shared import Rendered
@@ -56,7 +56,7 @@ class ShiftRollout:
 
     def watch(self, rendered: Rendered, own_alarms: list[str], header: dict[str, str]) -> None:
         """From UpdateService's answer to a final status; raises what the deploy ends with."""
-        d, s, r = self.d, self.d.settings, self.d.reporter
+        d, s = self.d, self.d.settings
         arn = str(d.deployment_arn)
         outcome = d.watcher.watch(
             arn, timeout=s.rollout_timeout, alarms=own_alarms, until=strategy.at_gate
@@ -70,18 +70,7 @@ class ShiftRollout:
             self._bake(rendered)
             budget = s.rollout_timeout + 60.0 * s.bake_minutes
             outcome = d.watcher.watch(arn, timeout=budget, alarms=own_alarms)
-        if outcome.state == rollout.ECS_ROLLED_BACK:
-            raise self.steps._ecs_rolled_back(outcome)
-        if outcome.state == rollout.ROLLBACK_FAILED:
-            d.phase = "rollback"
-            self.steps.mark_failed(outcome.reason)
-            raise RollbackFailed(
-                f"ECS failed the deployment ({outcome.reason}) and its own rollback failed: the "
-                "service needs a human; `autopipe status` shows where it is"
-            )
-        if not outcome.ok:
-            r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
-            raise d.roll_back(f"{outcome.state}: {outcome.reason}")
+        self.steps.judge(outcome)
 
     def _gate(self, rendered: Rendered, deployment: dict[str, Any], header: dict[str, str]) -> None:
         d, s, r = self.d, self.d.settings, self.d.reporter

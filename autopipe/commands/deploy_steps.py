@@ -120,6 +120,13 @@ class Steps:
         outcome = d.watcher.watch(
             d.deployment_arn, timeout=s.rollout_timeout, alarms=self._own_alarms(service)
         )
+        self.judge(outcome)
+        self._proven_now(rendered, service)
+
+    def judge(self, outcome: rollout.Outcome) -> None:
+        """A watch's final word: returns when the deployment is SUCCESSFUL, else raises what
+        the deploy ends with (ECS rolled back, ECS's rollback failed, or ours to roll back)."""
+        d, r = self.d, self.d.reporter
         if outcome.state == rollout.ECS_ROLLED_BACK:
             raise self._ecs_rolled_back(outcome)
         if outcome.state == rollout.ROLLBACK_FAILED:
@@ -132,7 +139,6 @@ class Steps:
         if not outcome.ok:
             r.step(f"rollout failed ({outcome.state}): {outcome.reason}", style="bold red")
             raise d.roll_back(f"{outcome.state}: {outcome.reason}")
-        self._proven_now(rendered, service)
 
     def _proven_now(
         self, rendered: Rendered, service: dict[str, Any], *, smoked: bool = False

@@ -16,8 +16,9 @@ from tests.support.moto import ROOT
 
 @pytest.mark.container
 def test_rehearsal_with_real_containers(service_image: str) -> None:
-    # Its own emulator and fake credentials; not measured (coverage is for app/).
-    skip = ("AUTOPIPE_", "AWS_", "COVERAGE_")
+    # Its own emulator and fake credentials; measured like the rest of autopipe/ (coverage
+    # follows subprocesses: pyproject's [tool.coverage.run] patch).
+    skip = ("AUTOPIPE_", "AWS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     result = subprocess.run(
         [sys.executable, "-m", "autopipe", "rehearse", "--docker", "always",
