@@ -11,7 +11,8 @@
   where the alias record is created too. Without TLS (staging only): plain HTTP on 80;
 - internal paths (`/metrics`) answer 404 at the load balancer: only the task's own network
   namespace (the ADOT sidecar, a scraper inside the VPC) reaches them;
-- access logs to the log bucket; invalid header fields dropped (request smuggling)."""
+- access logs to the log bucket; invalid header fields dropped (request smuggling);
+- for a strategy that shifts traffic, an alternate target group with the same settings."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class LoadBalancer(Construct):
         hosted_zone_name: str | None,
         internal_paths: Sequence[str],
         deletion_protection: bool,
+        alternate: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.alb = elbv2.ApplicationLoadBalancer(
@@ -73,22 +75,11 @@ class LoadBalancer(Construct):
                     "(on in production); staging is torn down freely."
                 },
             )
-        self.target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "Targets",
-            vpc=vpc,
-            port=container_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            deregistration_delay=Duration.seconds(DEREGISTRATION_DELAY_SECONDS),
-            health_check=elbv2.HealthCheck(
-                path=HEALTH_CHECK_PATH,
-                healthy_http_codes="200",
-                interval=Duration.seconds(10),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
+        self.target_group = self._targets("Targets", vpc, container_port)
+        # Blue/green, canary, linear: ECS moves traffic between this pair of target groups,
+        # both checked alike (infra/constructs/traffic_shift.py).
+        self.alternate_target_group = (
+            self._targets("AlternateTargets", vpc, container_port) if alternate else None
         )
         zone = (
             route53.HostedZone.from_hosted_zone_attributes(
@@ -142,6 +133,25 @@ class LoadBalancer(Construct):
                     404, content_type="text/plain", message_body="Not Found"
                 ),
             )
+
+    def _targets(self, id: str, vpc: ec2.IVpc, port: int) -> elbv2.ApplicationTargetGroup:
+        return elbv2.ApplicationTargetGroup(
+            self,
+            id,
+            vpc=vpc,
+            port=port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=Duration.seconds(DEREGISTRATION_DELAY_SECONDS),
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_CHECK_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(10),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
 
     def _certificate(
         self, domain_name: str | None, arn: str | None, zone: route53.IHostedZone | None

@@ -29,6 +29,7 @@ from infra.constructs.release import ReleaseParameters
 from infra.constructs.service import FargateApp
 from infra.constructs.slo import SloAlarms
 from infra.constructs.task_definition import AppTaskDefinition
+from infra.constructs.traffic_shift import TrafficShift
 
 DB_NAME = DB_USER = "app"
 
@@ -46,6 +47,7 @@ class ServiceStack(Stack):
         super().__init__(scope, id, **kwargs)
         c, n = config, config.names
         port = _container_port(template)
+        shifts = c.deployment_strategy != "rolling"  # ECS moves traffic: blue/green, canary...
         retention = log_retention(c.log_retention_days)
         db_identifier = f"{c.prefix}-db"
         key = DataKey(
@@ -83,6 +85,7 @@ class ServiceStack(Stack):
             hosted_zone_name=c.hosted_zone_name,
             internal_paths=c.internal_paths,
             deletion_protection=c.load_balancer_deletion_protection,
+            alternate=shifts,
         )
         database = db.Database(
             self,
@@ -193,6 +196,17 @@ class ServiceStack(Stack):
             enable_execute_command=c.enable_execute_command,
             deployment_alarm_names=alarms.deployment_alarm_names,
         )
+        shift = None
+        if shifts and lb.alternate_target_group is not None:
+            shift = TrafficShift(
+                self,
+                "TrafficShift",
+                listener=lb.listener,
+                primary=lb.target_group,
+                alternate=lb.alternate_target_group,
+                secret_name=c.test_traffic_secret_name,
+            )
+            shift.attach(app.service, c)
         for alarm in alarms.deployment_alarms:  # names are plain strings: order them explicitly
             app.service.node.add_dependency(alarm)
         slo = SloAlarms(
@@ -244,6 +258,9 @@ class ServiceStack(Stack):
             "PageTopicArn": alerting.topics[Severity.PAGE].topic_arn,
             "TicketTopicArn": alerting.topics[Severity.TICKET].topic_arn,
         }
+        if shift is not None:
+            outputs["TestTrafficSecretName"] = c.test_traffic_secret_name
+            outputs["AlternateTargetGroupArn"] = shift.alternate.target_group_arn
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
 

@@ -111,7 +111,9 @@ def test_staging_without_a_domain_says_it_is_plain_http(synth: Synth) -> None:
 
 @pytest.mark.parametrize("stack", ["AutoPipe-production", "AutoPipe-cheap"])
 def test_metrics_are_not_reachable_through_the_load_balancer(synth: Synth, stack: str) -> None:
-    (rule,) = synth.resources(stack, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    found = synth.resources(stack, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    # The fixed-response rule (blue/green's forward rules are tests/infra/test_blue_green.py's).
+    (rule,) = [r for r in found if r["Properties"]["Actions"][0]["Type"] != "forward"]
     props = rule["Properties"]
     serving = 443 if stack.endswith("production") else 80
     (listener_id,) = [
