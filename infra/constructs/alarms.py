@@ -66,7 +66,10 @@ class ServiceAlarms(Construct):
             "latency-p99",
             Severity.TICKET,
             f"target p99 latency above {latency_threshold_ms} ms",
-            tg.target_response_time(statistic="p99", period=MINUTE),
+            # The load balancer's figure, not one target group's: during a blue/green or
+            # canary bake the new tasks sit in the alternate group, and a deployment alarm
+            # must see them (deployment-alarm-failure.html: ECS rolls back on these alarms).
+            lb.target_response_time(statistic="p99", period=MINUTE),
             threshold=latency_threshold_ms / 1000,
             periods=5,
             datapoints=4,

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth
+from autopipe.config import load_settings
+from tests.infra.conftest import ROOT, Synth
 
 STACKS = ("AutoPipe-staging", "AutoPipe-production")
 
@@ -59,6 +60,27 @@ def test_alarms_exist_with_the_right_metrics(synth: Synth, stack: str) -> None:
     assert found[f"{p}-app-latency-p99"]["ExtendedStatistic"] == "p99"
     app = found[f"{p}-app-latency-p99"]["Dimensions"]
     assert app == [{"Name": "Service", "Value": "auto-pipe-service"}]
+
+
+def dimensions(alarm: dict[str, Any]) -> set[str]:
+    found = {d["Name"] for d in alarm.get("Dimensions", [])}
+    for q in alarm.get("Metrics", []):
+        metric = q.get("MetricStat", {}).get("Metric", {})
+        found |= {d["Name"] for d in metric.get("Dimensions", [])}
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployment_alarms_see_both_target_groups(synth: Synth, stack: str) -> None:
+    """The alarms autopipe.toml gives ECS for rollback read the load balancer or the app, never
+    one target group: during a blue/green or canary bake the new tasks are in the other one."""
+    env = stack.split("-")[1]
+    deployment = load_settings(config=ROOT / "autopipe.toml", env=env, environ={}).alarms
+    found = alarms(synth, stack)
+    assert deployment
+    assert set(deployment) <= set(found)
+    for name in deployment:
+        assert "TargetGroup" not in dimensions(found[name]), name
 
 
 @pytest.mark.parametrize("stack", STACKS)
