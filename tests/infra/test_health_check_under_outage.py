@@ -71,8 +71,18 @@ class Probe:
                     await asyncio.wait_for(stop.wait(), self.interval)
 
 
+HEALTH_CHECK = ("HealthCheck", "Matcher", "UnhealthyThresholdCount")
+
+
 def target_group_probe(synth: Synth, path: str | None = None) -> Probe:
-    tg = synth.one(STACK, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    # Blue/green and canary environments have an alternate group: it must check alike.
+    groups = synth.resources(STACK, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    checks = [
+        {k: v for k, v in g["Properties"].items() if k.startswith(HEALTH_CHECK)} for g in groups
+    ]
+    assert checks
+    assert all(c == checks[0] for c in checks), checks
+    tg = checks[0]
     return Probe(
         path=path or tg["HealthCheckPath"],
         interval=tg["HealthCheckIntervalSeconds"],
@@ -163,6 +173,7 @@ async def test_a_database_outage_replaces_no_task(
             await asyncio.to_thread(pg.stop)
             stopped = time.monotonic()  # down from here: a loaded machine stops it slowly
             await asyncio.sleep(OUTAGE_SECONDS)
+            restarting = time.monotonic()  # down until here: start() returns once it serves
             await asyncio.to_thread(pg.start)
             restarted = time.monotonic()
             await asyncio.sleep(SETTLE + 2)
@@ -178,7 +189,7 @@ async def test_a_database_outage_replaces_no_task(
     assert (target_group.replacements, container.replacements) == (0, 0)
     assert control.replacements >= 1, "the probe must see an outage when its path follows the DB"
     assert load.other == []
-    during = [a for a in load.answers if a[0] > stopped + SETTLE and a[1] < restarted]
+    during = [a for a in load.answers if a[0] > stopped + SETTLE and a[1] < restarting]
     after = [a for a in load.answers if a[0] > restarted + SETTLE]
     assert len(during) > 50, "too little load to mean anything"
     assert len(after) > 10

@@ -150,10 +150,19 @@ def test_secrets_are_generated_and_encrypted(synth: Synth, stack: str) -> None:
         s["Properties"]["Name"]: s["Properties"]
         for s in synth.resources(stack, "AWS::SecretsManager::Secret").values()
     }
-    assert set(secrets) == {f"auto-pipe/{env}/api-keys", f"auto-pipe/{env}/db"}
+    # Both environments shift traffic (blue/green, canary): the test listener rule's secret too.
+    assert set(secrets) == {
+        f"auto-pipe/{env}/api-keys",
+        f"auto-pipe/{env}/db",
+        f"auto-pipe/{env}/test-traffic",
+    }
     for props in secrets.values():
-        assert "KmsKeyId" in props
         assert "SecretString" not in props  # generated, never in the template
+        assert "GenerateSecretString" in props
+    # Credentials are under the stack's key; the routing token under the account's (a written
+    # cdk-nag/checkov exception: the deploy role in the other stack reads it).
+    assert "KmsKeyId" in secrets[f"auto-pipe/{env}/api-keys"]
+    assert "KmsKeyId" in secrets[f"auto-pipe/{env}/db"]
     assert secrets[f"auto-pipe/{env}/api-keys"]["GenerateSecretString"]["GenerateStringKey"] == (
         "API_KEYS"
     )

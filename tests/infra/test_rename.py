@@ -140,7 +140,7 @@ def test_every_physical_name_in_the_stacks_changed(fork: Fork, env: str) -> None
     }  # fmt: skip
     assert named("AWS::DynamoDB::GlobalTable", "TableName") == {"acme-shop-locks"}
     assert named("AWS::SecretsManager::Secret", "Name") == {
-        f"acme-shop/{env}/api-keys", f"acme-shop/{env}/db",
+        f"acme-shop/{env}/api-keys", f"acme-shop/{env}/db", f"acme-shop/{env}/test-traffic",
     }  # fmt: skip
     assert named("AWS::KMS::Alias", "AliasName") == {f"alias/{prefix}"}
     assert named("AWS::RDS::DBInstance", "DBInstanceIdentifier") == {f"{prefix}-db"}
