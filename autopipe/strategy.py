@@ -56,17 +56,16 @@ def deployment_configuration(settings: Settings, current: dict[str, Any]) -> dic
     config["strategy"] = ECS_STRATEGY[settings.strategy]
     if not settings.shifts_traffic:
         return config
-    config["bakeTimeInMinutes"] = settings.bake_minutes
-    if settings.strategy == "canary":
-        config["canaryConfiguration"] = {
-            "canaryPercent": settings.canary_percent,
-            "canaryBakeTimeInMinutes": settings.canary_bake_minutes,
-        }
-    if settings.strategy == "linear":
-        config["linearConfiguration"] = {
-            "stepPercent": settings.linear_step_percent,
-            "stepBakeTimeInMinutes": settings.linear_step_minutes,
-        }
+    config.update(
+        timings(
+            settings.strategy,
+            bake_minutes=settings.bake_minutes,
+            canary_percent=settings.canary_percent,
+            canary_bake_minutes=settings.canary_bake_minutes,
+            linear_step_percent=settings.linear_step_percent,
+            linear_step_minutes=settings.linear_step_minutes,
+        )
+    )
     others = [h for h in current.get("lifecycleHooks") or [] if not _is_gate(h)]
     hook = gate_hook()
     hook["timeoutConfiguration"] = {
@@ -75,6 +74,32 @@ def deployment_configuration(settings: Settings, current: dict[str, Any]) -> dic
     }
     config["lifecycleHooks"] = [*others, hook]
     return config
+
+
+def timings(
+    strategy: str,
+    *,
+    bake_minutes: int,
+    canary_percent: float,
+    canary_bake_minutes: int,
+    linear_step_percent: float,
+    linear_step_minutes: int,
+) -> dict[str, Any]:
+    """A traffic-shifting strategy and its timings in UpdateService's shape
+    (API_DeploymentConfiguration.html). The stack sends the same through CloudFormation
+    (infra/constructs/traffic_shift.py), so both come from here."""
+    out: dict[str, Any] = {"strategy": ECS_STRATEGY[strategy], "bakeTimeInMinutes": bake_minutes}
+    if strategy == "canary":
+        out["canaryConfiguration"] = {
+            "canaryPercent": canary_percent,
+            "canaryBakeTimeInMinutes": canary_bake_minutes,
+        }
+    if strategy == "linear":
+        out["linearConfiguration"] = {
+            "stepPercent": linear_step_percent,
+            "stepBakeTimeInMinutes": linear_step_minutes,
+        }
+    return out
 
 
 def shift_seconds(settings: Settings) -> float:

@@ -46,7 +46,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from autopipe.strategy import ECS_STRATEGY
+from autopipe.strategy import timings
 from infra.checks import acknowledge, skip_checkov
 from infra.config import EnvironmentConfig
 
@@ -190,21 +190,23 @@ class TrafficShift(Construct):
 
 
 def deployment_configuration(config: EnvironmentConfig) -> dict[str, Any]:
-    """The strategy and its timings, as autopipe/strategy.py sends them with UpdateService (the
-    PAUSE hook at POST_TEST_TRAFFIC_SHIFT is the deployer's, added at every deploy)."""
+    """The strategy and its timings, exactly what autopipe/strategy.py sends with UpdateService
+    (the PAUSE hook at POST_TEST_TRAFFIC_SHIFT is the deployer's, added at every deploy), in
+    CloudFormation's spelling of the same fields (AWS::ECS::Service DeploymentConfiguration)."""
     c = config
-    out: dict[str, Any] = {
-        "Strategy": ECS_STRATEGY[c.deployment_strategy],
-        "BakeTimeInMinutes": c.bake_minutes,
-    }
-    if c.deployment_strategy == "canary":
-        out["CanaryConfiguration"] = {
-            "CanaryPercent": c.canary_percent,
-            "CanaryBakeTimeInMinutes": c.canary_bake_minutes,
-        }
-    if c.deployment_strategy == "linear":
-        out["LinearConfiguration"] = {
-            "StepPercent": c.linear_step_percent,
-            "StepBakeTimeInMinutes": c.linear_step_minutes,
-        }
-    return out
+    api = timings(
+        c.deployment_strategy,
+        bake_minutes=c.bake_minutes,
+        canary_percent=c.canary_percent,
+        canary_bake_minutes=c.canary_bake_minutes,
+        linear_step_percent=c.linear_step_percent,
+        linear_step_minutes=c.linear_step_minutes,
+    )
+    return _cloudformation(api)  # type: ignore[no-any-return]
+
+
+def _cloudformation(value: Any) -> Any:
+    """`canaryBakeTimeInMinutes` → `CanaryBakeTimeInMinutes`, at every level."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _cloudformation(v) for key, v in value.items()}
+    return value
