@@ -31,6 +31,7 @@ from ecs_model.faults import FaultMiddleware, Faults
 from ecs_model.policy import Policy
 from ecs_model.rollouts import Rollouts
 from ecs_model.tasks import OneOffTasks
+from ecs_model.traffic import Traffic
 
 RESET_SERVICES = (
     "ecs",
@@ -47,11 +48,14 @@ log = logging.getLogger("ecs_model")
 
 
 class TaskRunner(Protocol):
-    """Backs a deployment with something real; `state` is pending, healthy or failed."""
+    """Backs a deployment with something real; `state` is pending, healthy or failed;
+    `completed`: ECS made `taskdef_arn` the service's one deployment (the others' tasks stop)."""
 
     def start(self, service_key: str, taskdef_arn: str) -> None: ...
 
     def state(self, service_key: str, taskdef_arn: str) -> str: ...
+
+    def completed(self, service_key: str, taskdef_arn: str) -> None: ...
 
 
 class Emulator:
@@ -80,6 +84,8 @@ class Emulator:
         self.minute = minute
         self.policy = policy or Policy()
         self.runner = runner
+        # Told of every change of a service's production and test traffic (traffic.Traffic).
+        self.traffic_listeners: list[Callable[[str, Traffic], None]] = []
         # Lifecycle hook targets: Lambda ARN → the handler ECS invokes (in-process).
         self.lambdas: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.account, self.region = ACCOUNT, REGION
@@ -106,6 +112,10 @@ class Emulator:
             if entry.get("name") == container:
                 return {e["name"]: str(e["value"]) for e in entry.get("environment", [])}
         return {}
+
+    def traffic_changed(self, service_key: str, traffic: Traffic) -> None:
+        for listener in list(self.traffic_listeners):
+            listener(service_key, traffic)
 
     def stale_reads(self, reads: int, *, name: str = "*") -> None:
         """After each write, `reads` stale answers per read operation (stale.py)."""

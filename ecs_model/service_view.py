@@ -96,6 +96,9 @@ class ServiceView:
             if traffic is not None and (traffic.production != {taskdef: 100.0} or traffic.test):
                 traffic.set({taskdef: 100.0})
             self.steady_at.append((at, key, short(taskdef)))
+            runner = self.emulator.runner
+            if runner is not None:
+                runner.completed(key, taskdef)
 
     def _services_with(self, deployment_id: str) -> list[Any]:
         return [

@@ -184,6 +184,9 @@ class DockerRunner:
     def state(self, service_key: str, taskdef_arn: str) -> str:
         return self.states.get(taskdef_arn, "pending")
 
+    def completed(self, service_key: str, taskdef_arn: str) -> None:
+        """Nothing to stop: one port, so `start` already replaced the old task."""
+
     def _run(self, arn: str) -> None:
         try:
             definition = dict(

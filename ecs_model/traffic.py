@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ecs_model.records import HookRun, ServiceDeployment
@@ -82,12 +83,16 @@ class Traffic:
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     changes: list[tuple[float, dict[str, float], str | None]] = field(default_factory=list)
     _since: Counter[str] = field(default_factory=Counter)  # per taskdef since the last change
+    # Called after every change: a real load balancer follows the model's shares (alb.py).
+    on_change: Callable[[Traffic], None] | None = None
 
     def set(self, production: dict[str, float], test: str | None = None) -> None:
         self.production = {k: v for k, v in production.items() if v > 0}
         self.test = test
         self._since.clear()
         self.changes.append((time.monotonic(), dict(self.production), test))
+        if self.on_change is not None:
+            self.on_change(self)
 
     def route(self, *, test: bool) -> str | None:
         """The task definition that answers one request (and count it). Production requests
@@ -126,7 +131,9 @@ class TrafficShift:
     def traffic(self, sd: ServiceDeployment) -> Traffic:
         found = self.rollouts.traffic.get(sd.key)
         if found is None:
-            found = self.rollouts.traffic[sd.key] = Traffic()
+            found = self.rollouts.traffic[sd.key] = Traffic(
+                on_change=partial(self.emulator.traffic_changed, sd.key)
+            )
             serving = self.rollouts.serving.get(sd.key) or self._blue(sd)
             if serving:
                 found.set({serving: 100.0})
