@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ecs_model.emulator import Emulator
     from ecs_model.traffic import Traffic
 
 
@@ -29,6 +30,7 @@ class ServiceView:
     serving: dict[str, str]  # service key → task definition serving traffic
     steady_at: list[tuple[float, str, str]]  # (monotonic, key, family:revision)
     traffic: dict[str, Traffic]  # service key → production/test shares (traffic.py)
+    emulator: Emulator
 
     def _service(self, key: str) -> Any:
         return self.services.get(key)
