@@ -261,11 +261,16 @@ def rehearse_command(
     docker: Annotated[str, typer.Option(help="auto | always | never")] = "auto",
     image: Annotated[str | None, typer.Option(help="Local image (default: local_image).")] = None,
     env: Annotated[str, typer.Option("--env", "-e", help="Environment.")] = "rehearsal",
+    strategy: Annotated[
+        str | None,
+        typer.Option(help="rolling | blue_green | canary | linear (default: the environment's)."),
+    ] = None,
     config: Config = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
-    """Offline: emulated AWS, deploy v1, v2, broken v3 → automatic rollback; the timeline."""
+    """Offline: emulated AWS, deploy v1, v2, broken v3 → automatic rollback; the timeline and
+    what the broken release answered the users."""
     common = _common(env, config, None, None, None, None, output)
-    opts = rehearse.RehearseOptions(common, docker, image)
+    opts = rehearse.RehearseOptions(common, docker, image, strategy=strategy)
     execute("rehearse", common, lambda r: rehearse.run(opts, r))
 
 

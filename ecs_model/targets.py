@@ -1,6 +1,6 @@
-"""What the smoke test talks to in a rehearsal: the real container (`DockerRunner`, the same
-code as `autopipe local`) or, without Docker, a `StandIn` answering as the revision the emulator
-says is serving would. Plus a Slack webhook receiver, so notifications show up too."""
+"""What the smoke test talks to in a rehearsal without real containers (those are fleet.py's):
+a `StandIn` answering as the revision the emulator says is serving would. Plus a Slack webhook
+receiver, so notifications show up too."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from autopipe import docker_run
 from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.output import Reporter
 from ecs_model.emulator import Emulator
-from ecs_model.seed import SECRET_VALUES, TEST_TRAFFIC_SECRET
+from ecs_model.seed import TEST_TRAFFIC_SECRET
 
 DROP = 0  # a handler's status that closes the connection without answering
 
@@ -40,11 +39,15 @@ class Flaky:
             return self._status
 
 
-Handle = Callable[[str, str, bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
+Reply = tuple[int, dict[str, Any]]
+Handle = Callable[[str, str, bytes, Mapping[str, str]], Reply]
 
 
 class _Server:
-    def __init__(self, handle: Handle) -> None:
+    def __init__(self, handle: Handle, headers: Callable[[], dict[str, str]] | None = None) -> None:
+        """`headers`: extra response headers, read once the request was handled (on the
+        handler's thread: a threading.local set by `handle` works)."""
+
         def respond(h: BaseHTTPRequestHandler, method: str) -> None:
             length = int(h.headers.get("Content-Length") or 0)
             body_in = h.rfile.read(length) if length else b""
@@ -56,6 +59,8 @@ class _Server:
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(data)))
+            for name, value in (headers() if headers else {}).items():
+                h.send_header(name, value)
             h.end_headers()
             h.wfile.write(data)
 
@@ -113,7 +118,8 @@ class SlackReceiver:
 
 class StandIn:
     """The service behind its load balancer, as the emulator's serving revision describes it:
-    /version from the revision's environment; /ready 503 for tags marked broken. A request
+    /version from the revision's environment; /ready and /items 503 for tags marked broken;
+    `X-Served-By` names the tag that answered (users.py reads it). A request
     carrying the test listener rule's header (`settings.test_header` with the stack's secret
     value) reaches the revision under test of a blue/green, canary or linear deployment; every
     other request is production traffic, spread as the deployment's shares say and counted in
@@ -124,12 +130,22 @@ class StandIn:
         self._env: dict[str, dict[str, str]] = {}
         self.flaky = Flaky()
         self.fail_next = self.flaky.fail_next
-        self._server = _Server(self._handle)
+        self._served = threading.local()
+        self._server = _Server(self._handle, self._headers)
         self.url = self._server.url
+
+    def _headers(self) -> dict[str, str]:
+        tag = getattr(self._served, "tag", None)
+        return {"X-Served-By": tag} if tag else {}
+
+    @staticmethod
+    def release(served_by: str) -> str | None:
+        return served_by or None
 
     def _handle(
         self, method: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
+        self._served.tag = None
         flaky = self.flaky.take()
         if flaky is not None:
             return flaky, {"detail": "injected: the load balancer's answer"}
@@ -147,67 +163,20 @@ class StandIn:
             # behind the load balancer, so faults injected into AWS calls must not reach it.
             self._env[arn] = self._emulator.container_environment(arn, self._settings.container)
         env = self._env[arn]
-        if path == "/health":
-            return 200, {"status": "ok"}
-        if path == "/ready":
-            if env.get("IMAGE_TAG") in self.broken:
-                return 503, {"detail": "Database check failed: OperationalError"}
-            return 200, {"status": "ready"}
-        if path == "/version":
-            return 200, {"version": "0.1.0", "git_sha": env.get("GIT_SHA", ""),
-                         "image_tag": env.get("IMAGE_TAG", "")}  # fmt: skip
-        return 404, {"detail": "Not Found"}
+        tag = self._served.tag = env.get("IMAGE_TAG", "")
+        broken = tag in self.broken
+        answers: dict[str, Reply] = {
+            "/health": (200, {"status": "ok"}),
+            "/ready": (503, {"detail": "Database check failed: OperationalError"})
+            if broken
+            else (200, {"status": "ready"}),
+            "/version": (200, {"version": "0.1.0", "git_sha": env.get("GIT_SHA", ""),
+                               "image_tag": tag}),
+            "/items": (503, {"detail": "Database unavailable"})
+            if broken
+            else (200, {"items": [], "next": None}),
+        }  # fmt: skip
+        return answers.get(path.partition("?")[0], (404, {"detail": "Not Found"}))
 
     def close(self) -> None:
         self._server.close()
-
-
-class DockerRunner:
-    """Each deployment of the service becomes the real container, started the way
-    `autopipe local` starts it: same limits, secrets as ECS would inject them."""
-
-    def __init__(
-        self, aws: Aws, settings: Settings, *, image: str, port: int, reporter: Reporter
-    ) -> None:
-        self._aws, self._settings, self._image, self._port = aws, settings, image, port
-        self._reporter = reporter
-        self.name = f"autopipe-rehearsal-{port}"
-        self.states: dict[str, str] = {}
-        self._threads: list[threading.Thread] = []
-
-    def start(self, service_key: str, taskdef_arn: str) -> None:
-        self.states[taskdef_arn] = "pending"
-        thread = threading.Thread(target=self._run, args=(taskdef_arn,), daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def state(self, service_key: str, taskdef_arn: str) -> str:
-        return self.states.get(taskdef_arn, "pending")
-
-    def completed(self, service_key: str, taskdef_arn: str) -> None:
-        """Nothing to stop: one port, so `start` already replaced the old task."""
-
-    def _run(self, arn: str) -> None:
-        try:
-            definition = dict(
-                self._aws.ecs().describe_task_definition(taskDefinition=arn)["taskDefinition"]
-            )
-            spec = docker_run.build_spec(
-                definition, container=self._settings.container, image=self._image,
-                name=self.name, port=self._port, secret_values=SECRET_VALUES,
-            )  # fmt: skip
-            docker_run.remove(self.name)  # the old task: one port, so one task at a time
-            done = docker_run.run(spec, detach=True, timeout=120)
-            if done.returncode != 0:
-                raise RuntimeError(done.stderr.strip())
-            seconds = docker_run.wait_healthy(self.name, self._port, timeout=60)
-            self._reporter.step(f"docker: {arn.rsplit('/', 1)[-1]} healthy after {seconds:.1f}s")
-            self.states[arn] = "healthy"
-        except Exception as exc:
-            self._reporter.step(f"docker: {arn.rsplit('/', 1)[-1]} failed: {exc}", style="red")
-            self.states[arn] = "failed"
-
-    def close(self) -> None:
-        for thread in self._threads:
-            thread.join(timeout=90)
-        docker_run.remove(self.name)

@@ -14,17 +14,15 @@ target (it answers 502/504), so neither may this stand-in, or it would hide a ba
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.pg import free_port
+from testbed.haproxy import HAProxyProcess, HAProxyUnavailable
+
+__all__ = ["HAProxy", "HAProxyUnavailable", "Target"]
 
 BACKEND = "targets"
 # `show servers state` srv_op_state: 2 is SRV_ST_RUNNING ("healthy"). srv_admin_state bits:
@@ -33,19 +31,6 @@ BACKEND = "targets"
 OP_RUNNING = 2
 ADMIN_MAINT = 0x01 | 0x02 | 0x20
 ADMIN_DRAIN = 0x08 | 0x10
-
-
-class HAProxyUnavailable(RuntimeError):
-    """No haproxy binary on this machine."""
-
-
-def find_binary() -> str:
-    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        raise HAProxyUnavailable(
-            "haproxy not found (apt-get install -y --no-install-recommends haproxy)"
-        )
-    return found
 
 
 def render_config(
@@ -105,7 +90,7 @@ class Target:
         return self.healthy and not self.admin_state & (ADMIN_MAINT | ADMIN_DRAIN)
 
 
-class HAProxy:
+class HAProxy(HAProxyProcess):
     def __init__(
         self,
         workdir: Path,
@@ -115,13 +100,8 @@ class HAProxy:
         rise: int = 2,
         fall: int = 3,
     ) -> None:
-        self.binary = find_binary()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_socket = workdir / "admin.sock"
-        self.config = workdir / "haproxy.cfg"
-        self.log = workdir / "haproxy.log"
-        self.config.write_text(
+        super().__init__(workdir)
+        self.write_config(
             render_config(
                 port=self.port,
                 admin_socket=self.admin_socket,
@@ -131,52 +111,8 @@ class HAProxy:
                 fall=fall,
             )
         )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> HAProxy:
-        check = subprocess.run(
-            [self.binary, "-c", "-q", "-f", str(self.config)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check.returncode != 0:
-            raise RuntimeError(f"haproxy rejected its config:\n{check.stdout}{check.stderr}")
-        with self.log.open("wb") as log:  # the child keeps its own copy of the descriptor
-            # -db: foreground, no daemon, so terminate() reaches the process that serves.
-            self.process = subprocess.Popen(
-                [self.binary, "-db", "-f", str(self.config)], stdout=log, stderr=log
-            )
-        self._wait(self._answers, timeout, "haproxy admin socket")
-        return self
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     # -- runtime API -----------------------------------------------------------------------
-    def command(self, line: str) -> str:
-        """One command per connection (the socket's non-interactive mode): send, read to EOF."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
-            sock.connect(str(self.admin_socket))
-            sock.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
-
     def targets(self) -> dict[str, Target]:
         # Health and admin state from `show servers state`, session counters from `show stat`.
         state_lines = self.command(f"show servers state {BACKEND}").splitlines()
@@ -201,7 +137,7 @@ class HAProxy:
         }
 
     def set_state(self, slot: str, state: str) -> None:
-        self._expect_silence(f"set server {BACKEND}/{slot} state {state}")
+        self.expect_silence(f"set server {BACKEND}/{slot} state {state}")
 
     # -- the ALB target lifecycle ----------------------------------------------------------
     def register(self, slot: str, port: int, timeout: float = 60.0) -> float:
@@ -218,7 +154,7 @@ class HAProxy:
         if "changed" not in reply:
             raise RuntimeError(f"haproxy: could not point {slot} at port {port}: {reply}")
         self.set_state(slot, "drain")
-        self._expect_silence(f"set server {BACKEND}/{slot} health down")
+        self.expect_silence(f"set server {BACKEND}/{slot} health down")
         self._wait(lambda: self.targets()[slot].healthy, timeout, f"{slot} healthy")
         self.set_state(slot, "ready")
         return time.monotonic() - started
@@ -237,19 +173,6 @@ class HAProxy:
         return at_drain, left
 
     # -- helpers ---------------------------------------------------------------------------
-    def _answers(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"haproxy exited {self.process.returncode}:\n{self.output()}")
-        with contextlib.suppress(OSError):
-            return "Name: HAProxy" in self.command("show info")
-        return False
-
-    def _expect_silence(self, line: str) -> None:
-        # State-changing commands print nothing on success and a reason on failure.
-        if reply := self.command(line).strip():
-            raise RuntimeError(f"haproxy: {line!r} -> {reply}")
-
     @staticmethod
     def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,67 @@
+"""The two figures a rehearsal of a strategy gives for its broken release, from what its users
+saw (users.py) and what ECS reports of the deployment (DescribeServiceDeployments):
+
+- user requests answered by the broken release: production requests (no test header) whose
+  answer came from one of its tasks, whatever the status;
+- seconds from the failure being detected to 100 % of traffic on the previous release: from
+  the moment the rollback was asked of ECS to the end of the last user request the broken
+  release answered; 0 when it answered none after that moment. Only counted as back once an
+  answer of the previous release followed (else `None`: traffic never came back in the run).
+  The moment is the failed deployment's `rollback.startedAt` when ECS rolled it back (on
+  autopipe's verdict, or its circuit breaker's or alarms'); when the deployment had completed
+  before the failure showed, autopipe rolls back with a new deployment, and its `createdAt`.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Rollback.html
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ecs_model.users import Answer, Users
+
+
+def measure(
+    answers: list[Answer],
+    *,
+    broken: str,
+    previous: str,
+    deployment: dict[str, Any],
+    rollback_deployment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    requested = (deployment.get("rollback") or {}).get("startedAt")
+    finished = _stamp(deployment.get("finishedAt"))
+    if requested is None and rollback_deployment:
+        requested = rollback_deployment.get("createdAt")
+        finished = _stamp(rollback_deployment.get("finishedAt"))
+    detected = _stamp(requested)
+    by_broken = [a for a in answers if a.release == broken]
+    back: float | None = None
+    if detected is not None:
+        last = max((a.at for a in by_broken if a.at >= detected), default=None)
+        after = last if last is not None else detected
+        if any(a.release == previous and a.at > after for a in answers):
+            back = round(max(0.0, (last or detected) - detected), 2)
+    return {
+        "broken_release": broken,
+        "previous_release": previous,
+        "user_requests_sent": len(answers),
+        "user_requests_answered_by_broken_release": len(by_broken),
+        "user_requests_by_release": Users.by_release(answers),
+        "seconds_from_detection_to_all_traffic_on_previous_release": back,
+        "rollback_requested_at": _iso(requested),
+        "seconds_from_detection_to_rollback_complete": (
+            round(finished - detected, 2) if detected is not None and finished else None
+        ),
+    }
+
+
+def _stamp(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
