@@ -265,12 +265,18 @@ def rehearse_command(
         str | None,
         typer.Option(help="rolling | blue_green | canary | linear (default: the environment's)."),
     ] = None,
+    failure: Annotated[
+        str,
+        typer.Option(
+            help="How v3 is broken: ready (its /ready fails) or users (only its /items does)."
+        ),
+    ] = "ready",
     config: Config = None, output: Out = Output.text,
 ) -> None:  # fmt: skip
     """Offline: emulated AWS, deploy v1, v2, broken v3 → automatic rollback; the timeline and
     what the broken release answered the users."""
     common = _common(env, config, None, None, None, None, output)
-    opts = rehearse.RehearseOptions(common, docker, image, strategy=strategy)
+    opts = rehearse.RehearseOptions(common, docker, image, strategy=strategy, failure=failure)
     execute("rehearse", common, lambda r: rehearse.run(opts, r))
 
 

@@ -23,6 +23,7 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-bl
 from __future__ import annotations
 
 import contextlib
+import csv
 from pathlib import Path
 
 from testbed.haproxy import HAProxyProcess
@@ -145,6 +146,13 @@ frontend listener
             if row.get("srv_name") == slot:
                 return int(row["srv_op_state"]) == OP_RUNNING
         return False
+
+    def production_5xx(self) -> int:
+        """5xx answers the production rule has given since the start (its backend's
+        hrsp_5xx, which counts the target groups' 5xx and its own 503 without targets)."""
+        lines = self.proxy.command("show stat rule_production 2 -1").lstrip("# ").splitlines()
+        rows = list(csv.DictReader(lines))
+        return int(rows[0]["hrsp_5xx"] or 0) if rows else 0
 
     def in_flight(self, group: str, slot: str) -> int:
         for line in self.proxy.command(f"show stat {group} 4 -1").splitlines()[1:]:

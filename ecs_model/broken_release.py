@@ -12,10 +12,16 @@ saw (users.py) and what ECS reports of the deployment (DescribeServiceDeployment
   before the failure showed, autopipe rolls back with a new deployment, and its `createdAt`.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Rollback.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
+
+And, for a strategy that moves traffic, the user requests sent while the broken release held a
+production share (`exposure`: from the change that gave it one to the change that took it
+away, the model's traffic record) and the share it held: a canary's broken release answers at
+most that share of them (rounded up: the load balancer routes whole requests).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +35,10 @@ def measure(
     previous: str,
     deployment: dict[str, Any],
     rollback_deployment: dict[str, Any] | None = None,
+    exposure: tuple[float, float, float] | None = None,
 ) -> dict[str, Any]:
+    """exposure: (from, to, percent) of the broken release's production share, if it had one
+    under a strategy that moves traffic."""
     requested = (deployment.get("rollback") or {}).get("startedAt")
     finished = _stamp(deployment.get("finishedAt"))
     if requested is None and rollback_deployment:
@@ -43,14 +52,26 @@ def measure(
         after = last if last is not None else detected
         if any(a.release == previous and a.at > after for a in answers):
             back = round(max(0.0, (last or detected) - detected), 2)
+    exposed = None
+    if exposure is not None:
+        start, end, percent = exposure
+        during = [a for a in answers if start <= a.at <= end]
+        exposed = {
+            "percent": percent,
+            "user_requests_sent": len(during),
+            "user_requests_answered_by_broken_release": sum(a.release == broken for a in during),
+            "at_most": math.ceil(percent / 100 * len(during)),
+        }
     return {
         "broken_release": broken,
         "previous_release": previous,
         "user_requests_sent": len(answers),
         "user_requests_answered_by_broken_release": len(by_broken),
         "user_requests_by_release": Users.by_release(answers),
+        "statuses_by_release": Users.statuses(answers),
         "seconds_from_detection_to_all_traffic_on_previous_release": back,
         "rollback_requested_at": _iso(requested),
+        "while_broken_release_had_production_traffic": exposed,
         "seconds_from_detection_to_rollback_complete": (
             round(finished - detected, 2) if detected is not None and finished else None
         ),

@@ -74,7 +74,9 @@ class Fleet:
         group = other(self.production_group) if shifting else self.production_group
         port = free_port()
         env = self._emulator.container_environment(taskdef_arn, self._settings.container)
-        task = Task(taskdef_arn, env.get("IMAGE_TAG", "?"), group, port, f"autopipe-fleet-{port}")
+        task = Task(
+            taskdef_arn, env.get("IMAGE_TAG", "?"), group, port, f"autopipe-rehearsal-{port}"
+        )
         with self._lock:
             self.tasks.append(task)
         self._background(self._run, task)
@@ -151,6 +153,7 @@ class Fleet:
             done = docker_run.run(spec, detach=True, timeout=120)
             if done.returncode != 0:
                 raise RuntimeError(done.stderr.strip())
+            self._migrate(task)
             task.slot = self.balancer.register(task.group, task.port)
             wait_for(
                 lambda: self.balancer.healthy(task.group, str(task.slot)),
@@ -162,6 +165,21 @@ class Fleet:
         except Exception as exc:
             self._reporter.step(f"docker: {revision} failed: {exc}", style="red")
             task.state = "failed"
+
+    def _migrate(self, task: Task) -> None:
+        """Every task has its own SQLite file here (its /tmp volume), where ECS's tasks share
+        one database the migration task prepared: so the migration runs in each task, against
+        the database the environment configures. A release whose own DATABASE_URL points
+        elsewhere (the broken v3) still misses it, as it would on AWS."""
+        database = self._settings.environment.get("DATABASE_URL")
+        if not database:
+            return
+        done = docker_run.docker(
+            "exec", "-e", f"DATABASE_URL={database}", task.name, "python", "-m", "app.migrate",
+            timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"migration in {task.name}: {done.stderr.strip()[-500:]}")
 
     def _stop(self, task: Task) -> None:
         if task.slot is not None:

@@ -125,12 +125,20 @@ class StandIn:
     other request is production traffic, spread as the deployment's shares say and counted in
     the model's traffic record."""
 
-    def __init__(self, aws: Aws, emulator: Emulator, settings: Settings, broken: set[str]) -> None:
+    def __init__(
+        self, aws: Aws, emulator: Emulator, settings: Settings, broken: set[str],
+        *, failing: str = "ready",
+    ) -> None:  # fmt: skip
+        """failing: "ready" (a broken tag's /ready and /items answer 503) or "users" (only
+        its /items: every smoke test passes)."""
         self._aws, self._emulator, self._settings, self.broken = aws, emulator, settings, broken
+        self._failing = failing
         self._env: dict[str, dict[str, str]] = {}
         self.flaky = Flaky()
         self.fail_next = self.flaky.fail_next
         self._served = threading.local()
+        self._errors = 0  # 5xx answers to production requests (error_alarm.py reads them)
+        self._errors_lock = threading.Lock()
         self._server = _Server(self._handle, self._headers)
         self.url = self._server.url
 
@@ -151,7 +159,16 @@ class StandIn:
             return flaky, {"detail": "injected: the load balancer's answer"}
         wanted = self._settings.test_header.lower()
         sent = {k.lower(): v for k, v in headers.items()}.get(wanted)
-        return self._answer(path, test=sent == TEST_TRAFFIC_SECRET)
+        test = sent == TEST_TRAFFIC_SECRET
+        status, answer = self._answer(path, test=test)
+        if status >= 500 and not test:
+            with self._errors_lock:
+                self._errors += 1
+        return status, answer
+
+    def production_5xx(self) -> int:
+        with self._errors_lock:
+            return self._errors
 
     def _answer(self, path: str, *, test: bool = False) -> tuple[int, dict[str, Any]]:
         key = f"{self._settings.cluster}:{self._settings.service}"
@@ -165,10 +182,11 @@ class StandIn:
         env = self._env[arn]
         tag = self._served.tag = env.get("IMAGE_TAG", "")
         broken = tag in self.broken
+        unready = broken and self._failing == "ready"
         answers: dict[str, Reply] = {
             "/health": (200, {"status": "ok"}),
             "/ready": (503, {"detail": "Database check failed: OperationalError"})
-            if broken
+            if unready
             else (200, {"status": "ready"}),
             "/version": (200, {"version": "0.1.0", "git_sha": env.get("GIT_SHA", ""),
                                "image_tag": tag}),

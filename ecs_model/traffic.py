@@ -81,6 +81,7 @@ class Traffic:
     production: dict[str, float] = field(default_factory=dict)
     test: str | None = None
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (time.time(), production shares, test target) after each change
     changes: list[tuple[float, dict[str, float], str | None]] = field(default_factory=list)
     _since: Counter[str] = field(default_factory=Counter)  # per taskdef since the last change
     # Called after every change: a real load balancer follows the model's shares (alb.py).
@@ -90,7 +91,7 @@ class Traffic:
         self.production = {k: v for k, v in production.items() if v > 0}
         self.test = test
         self._since.clear()
-        self.changes.append((time.monotonic(), dict(self.production), test))
+        self.changes.append((time.time(), dict(self.production), test))
         if self.on_change is not None:
             self.on_change(self)
 

@@ -72,6 +72,14 @@ class Users:
         )
         return dict(sorted(counted.items()))
 
+    @staticmethod
+    def statuses(answers: list[Answer]) -> dict[str, dict[str, int]]:
+        """Per release, how many answers had each status ("0": no answer)."""
+        out: dict[str, Counter[str]] = {}
+        for a in answers:
+            out.setdefault(a.release or "none", Counter())[str(a.status)] += 1
+        return {release: dict(sorted(c.items())) for release, c in sorted(out.items())}
+
     def _client(self) -> None:
         interval = self.clients / self.rate  # the pace of this client, not a synchronisation
         # A closed HTTPConnection opens a new socket on its next request.

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autopipe import docker_run, ecs
-from autopipe.aws import Aws
 from autopipe.commands import deploy
+from autopipe.commands import rehearse_load as load
 from autopipe.commands._shared import ImageOptions
 from autopipe.config import STRATEGIES, Settings
 from autopipe.errors import AutopipeError, ConfigError
@@ -33,17 +30,31 @@ from autopipe.output import Reporter
 from autopipe.runner import Common, make_aws
 
 if TYPE_CHECKING:
-    from ecs_model.emulator import Emulator
-    from ecs_model.users import Users
+    pass
 
 # (tag, commit, extra environment, expected result)
 Step = tuple[str, str, dict[str, str], str]
-SCENARIO: tuple[Step, ...] = (
-    ("v1", "1111111111111111111111111111111111111111", {}, "success"),
-    ("v2", "2222222222222222222222222222222222222222", {}, "success"),
-    ("v3", "3333333333333333333333333333333333333333",
-     {"DATABASE_URL": "sqlite:////tmp/v3-data/app.db"}, "rolled_back"),
-)  # fmt: skip
+# How v3 is broken. ready: its database is a directory that exists only where the migration
+# ran, so `/ready` answers 503 and every smoke test sees it. users: its database is an empty
+# file, so `/ready` (a connection) and `/version` pass while every `/items` answers 503 — only
+# users, and the 5xx alarm their answers feed, see it.
+FAILURES = {
+    "ready": {"DATABASE_URL": "sqlite:////tmp/v3-data/app.db"},
+    "users": {"DATABASE_URL": "sqlite:////tmp/v3-empty.db"},
+}
+
+
+def scenario(failure: str = "ready") -> tuple[Step, ...]:
+    if failure not in FAILURES:
+        raise ConfigError(f"--failure must be one of {', '.join(FAILURES)} (got {failure!r})")
+    return (
+        ("v1", "1" * 40, {}, "success"),
+        ("v2", "2" * 40, {}, "success"),
+        ("v3", "3" * 40, FAILURES[failure], "rolled_back"),
+    )
+
+
+SCENARIO = scenario()
 INTRO = (
     "rehearsal: the deploy stage offline, against an emulated AWS on 127.0.0.1 ({strategy})",
     "  1. deploy v1            expected: success (the first proven release)",
@@ -58,7 +69,6 @@ TIMINGS: dict[str, Any] = {
     "bake_minutes": 1, "canary_percent": 20.0, "canary_bake_minutes": 1,
     "linear_step_percent": 50.0, "linear_step_minutes": 1, "test_gate_minutes": 10,
 }  # fmt: skip
-USERS_RATE = 40.0  # requests a second through the production route, from v2's deploy on
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "rehearsal",
     "AWS_SECRET_ACCESS_KEY": "rehearsal",
@@ -73,6 +83,7 @@ class RehearseOptions:
     image: str | None = None
     step: float = 0.3  # seconds the emulated ECS takes per rollout (without Docker)
     strategy: str | None = None  # None: the environment's
+    failure: str = "ready"  # how v3 is broken (FAILURES)
 
 
 @contextlib.contextmanager
@@ -141,7 +152,10 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
         reporter.info(text, style="bold" if n == 0 else None)
     docker = use_docker(opts, image, reporter)
     with fake_credentials(), contextlib.ExitStack() as stack:
-        emulator = emu_mod.Emulator(step=opts.step, minute=MINUTE)
+        # A release only users see broken is caught by the 5xx alarm ECS watches, also for a
+        # while after a rolling update is steady (the model's bake_time; error_alarm.py).
+        bake = 2 * MINUTE if opts.failure == "users" else 0.0
+        emulator = emu_mod.Emulator(step=opts.step, minute=MINUTE, bake_time=bake)
         endpoint = emulator.start()
         stack.callback(emulator.stop)
         reporter.step(f"AWS emulator (moto, in-process) on {endpoint}")
@@ -154,30 +168,37 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
         os.environ[settings.slack_webhook_env] = slack.url
         stack.callback(os.environ.pop, settings.slack_webhook_env, None)
         if docker:
-            url, release_of = _real_service(
+            url, release_of, errors = load.real_service(
                 stack, aws, settings, emulator=emulator, image=image, reporter=reporter
             )
         else:
-            stand_in = targets.StandIn(aws, emulator, settings, broken={"v3"})
+            stand_in = targets.StandIn(aws, emulator, settings, broken={"v3"}, failing=opts.failure)
             stack.callback(stand_in.close)
-            url, release_of = stand_in.url, stand_in.release
+            url, release_of, errors = stand_in.url, stand_in.release, stand_in.production_5xx
         settings = settings.with_overrides(url=url)
-        seeded = seed.seed(aws, emulator, settings, [seed.ImageSpec(t[0]) for t in SCENARIO])
+        steps = scenario(opts.failure)
+        seeded = seed.seed(aws, emulator, settings, [seed.ImageSpec(t[0]) for t in steps])
         reporter.step(
             f"seeded: cluster {settings.cluster}, service {settings.service} on "
             f"{ecs.short(seeded.bootstrap)} (0 tasks), images {', '.join(seeded.digests)}"
         )
-        outcomes = [_deploy(opts, settings, reporter, SCENARIO[0])]
-        users = users_mod.Users(url, release_of, rate=USERS_RATE).start()
+        if opts.failure == "users":
+            load.error_alarm(stack, aws, settings, errors, reporter)
+        outcomes = [_deploy(opts, settings, reporter, steps[0])]
+        users = users_mod.Users(url, release_of, rate=load.USERS_RATE).start()
         stack.callback(users.stop)
-        reporter.step(f"users: {USERS_RATE:g} requests/s through the production route")
-        broken = _under_load(opts, settings, reporter, users, outcomes)
+        reporter.step(f"users: {load.USERS_RATE:g} requests/s through the production route")
+        broken = load.under_load(
+            settings, users, outcomes, emulator=emulator, steps=steps,
+            deploy=lambda step: _deploy(opts, settings, reporter, step),
+        )  # fmt: skip
         final = str(ecs.describe_service(aws, settings)["taskDefinition"])
     good = [o["revision"] for o in outcomes if o["result"] == "success"]
     as_expected = all(o["as_expected"] for o in outcomes) and ecs.short(final) in good[-1:]
     _summary(reporter, outcomes, ecs.short(final), docker, broken)
     result = {
         "strategy": base.strategy,
+        "strategy_settings": {k: getattr(base, k) for k in TIMINGS} | {"minute_seconds": MINUTE},
         "docker": docker,
         "load_balancer": "haproxy" if docker else "stand-in",
         "deploys": outcomes,
@@ -190,79 +211,6 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
     if not as_expected:
         raise AutopipeError("the rehearsal did not go as expected", details=result)
     return result
-
-
-def _real_service(
-    stack: contextlib.ExitStack, aws: Aws, settings: Settings, *, emulator: Emulator,
-    image: str, reporter: Reporter,
-) -> tuple[str, Any]:  # fmt: skip
-    """The load balancer on loopback and the fleet of containers behind it."""
-    from ecs_model.alb import LoadBalancer  # noqa: PLC0415
-    from ecs_model.fleet import Fleet  # noqa: PLC0415
-    from ecs_model.seed import TEST_TRAFFIC_SECRET  # noqa: PLC0415
-
-    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="autopipe-alb-")))
-    balancer = LoadBalancer(workdir, header=settings.test_header, secret=TEST_TRAFFIC_SECRET)
-    balancer.start()
-    stack.callback(balancer.stop)
-    fleet = Fleet(aws, settings, emulator, balancer, image=image, reporter=reporter)
-    stack.callback(fleet.close)
-    emulator.runner = fleet
-    emulator.traffic_listeners.append(fleet.traffic_changed)
-    reporter.step(
-        f"load balancer (HAProxy) on {balancer.url}: production and test rules over target "
-        "groups blue and green"
-    )
-    return balancer.url, fleet.release
-
-
-def _under_load(
-    opts: RehearseOptions, settings: Settings, reporter: Reporter, users: Users,
-    outcomes: list[dict[str, Any]],
-) -> dict[str, Any]:  # fmt: skip
-    """Deploy v2 and the broken v3 while the users send requests; the broken one's figures."""
-    started = time.time()
-    for step in SCENARIO[1:]:
-        started = time.time()
-        outcomes.append(_deploy(opts, settings, reporter, step))
-        if step is SCENARIO[-1]:
-            _settle(users, broken=step[0], previous=SCENARIO[-2][0])
-        outcomes[-1]["user_requests_by_release"] = users.by_release(
-            users.between(started, time.time())
-        )
-    return _figures(make_aws(settings), users, started, outcomes[-1])
-
-
-def _settle(users: Users, *, broken: str, previous: str) -> None:
-    """The deploy returned once ECS reported the rollback complete; the broken release's
-    targets may still be draining. Wait until the users get the previous release again after
-    the broken one's last answer (or, if it never answered, at all)."""
-    from testbed.waiting import wait_for  # noqa: PLC0415
-
-    def back() -> bool:
-        answers = users.between(0, time.time())
-        last = max((a.at for a in answers if a.release == broken), default=0.0)
-        return any(a.release == previous and a.at > last for a in answers)
-
-    with contextlib.suppress(TimeoutError):  # the figures then say: not back within the run
-        wait_for(back, f"users answered by {previous} again", 30)
-
-
-def _figures(aws: Aws, users: Users, started: float, outcome: dict[str, Any]) -> dict[str, Any]:
-    from ecs_model.broken_release import measure  # noqa: PLC0415
-
-    failed = str(outcome.get("deployment") or "")
-    by = str((outcome.get("rollback") or {}).get("deployment") or "")
-    arns = [arn for arn in dict.fromkeys((failed, by)) if arn]
-    docs = {}
-    if arns:
-        answer = aws.ecs().describe_service_deployments(serviceDeploymentArns=arns)
-        docs = {d["serviceDeploymentArn"]: dict(d) for d in answer.get("serviceDeployments", [])}
-    return measure(
-        users.between(started, time.time()), broken=SCENARIO[-1][0],
-        previous=SCENARIO[-2][0], deployment=docs.get(failed, {}),
-        rollback_deployment=docs.get(by) if by != failed else None,
-    )  # fmt: skip
 
 
 def _deploy(
