@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 USERS_RATE = 40.0  # requests a second through the production route, from v2's deploy on
 Step = tuple[str, str, dict[str, str], str]
+Exposure = tuple[float, float, float]  # (from, to, percent): ecs_model/broken_release.py
 
 
 def real_service(
@@ -91,9 +92,7 @@ def under_load(
     )  # fmt: skip
 
 
-def exposure(
-    emulator: Emulator, settings: Settings, revision: str
-) -> tuple[float, float, float] | None:
+def exposure(emulator: Emulator, settings: Settings, revision: str) -> Exposure | None:
     """When `revision` first held a production share, until the next change of the shares, and
     that share (the model's traffic record; None: it never had one, or a rolling update)."""
     traffic = emulator.rollouts.traffic.get(f"{settings.cluster}:{settings.service}")
