@@ -145,6 +145,7 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
             f"uv sync --group test): {exc}"
         ) from exc
     base = strategy_settings(opts, opts.common.settings())
+    steps = scenario(opts.failure)
     image = opts.image or base.local_image
     smoke = "smoke test" if base.strategy == "rolling" else "pre-traffic smoke test"
     for n, line in enumerate(INTRO):
@@ -176,7 +177,6 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
             stack.callback(stand_in.close)
             url, release_of, errors = stand_in.url, stand_in.release, stand_in.production_5xx
         settings = settings.with_overrides(url=url)
-        steps = scenario(opts.failure)
         seeded = seed.seed(aws, emulator, settings, [seed.ImageSpec(t[0]) for t in steps])
         reporter.step(
             f"seeded: cluster {settings.cluster}, service {settings.service} on "

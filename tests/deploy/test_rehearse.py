@@ -91,6 +91,34 @@ def test_canary_rehearsal_splits_v2_traffic_by_the_rule_weights(service_image: s
     assert seen.get("v2", 0) > 0
 
 
+@pytest.mark.container
+def test_a_release_only_users_see_broken_is_moved_off_by_the_5xx_alarm(service_image: str) -> None:
+    doc = rehearse("--strategy", "blue_green", "--failure", "users", "--docker", "always",
+                   "--image", service_image)  # fmt: skip
+    broken = doc["broken_release"]
+    # Its /ready and /version passed the pre-traffic smoke test: users got it, and its 503s.
+    assert "answered the gate: CONTINUE" in " ".join(messages(doc))
+    assert broken["statuses_by_release"]["v3"].keys() == {"503"}
+    assert broken["statuses_by_release"]["v2"].keys() == {"200"}
+    # The alarm those answers fed made ECS roll back: traffic back on v2's tasks, still running.
+    assert doc["deploys"][2]["rollback"]["by"] == "ecs"
+    assert broken[BROKEN] > 0
+    assert broken[BACK] == 0.0
+    exposed = broken["while_broken_release_had_production_traffic"]
+    assert exposed["percent"] == 100.0
+    assert exposed["user_requests_answered_by_broken_release"] == broken[BROKEN]
+
+
+def test_stand_in_canary_exposes_only_its_share_to_a_release_only_users_see_broken() -> None:
+    doc = rehearse("--strategy", "canary", "--failure", "users", "--docker", "never")
+    broken = doc["broken_release"]
+    exposed = broken["while_broken_release_had_production_traffic"]
+    assert exposed["percent"] == doc["strategy_settings"]["canary_percent"]
+    assert 0 < exposed["user_requests_answered_by_broken_release"] <= exposed["at_most"]
+    assert exposed["at_most"] < exposed["user_requests_sent"]
+    assert doc["deploys"][2]["rollback"]["by"] == "ecs"
+
+
 @pytest.mark.parametrize("strategy", ["blue_green", "canary"])
 def test_stand_in_rehearsal_of_a_shifting_strategy(strategy: str) -> None:
     doc = rehearse("--strategy", strategy, "--docker", "never")
@@ -123,3 +151,9 @@ def test_an_unknown_strategy_is_a_one_line_error() -> None:
     assert result.returncode == 2, result.stderr
     assert "--strategy must be one of rolling, blue_green, canary, linear" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "autopipe", "rehearse", "--failure", "slow", "--docker", "never"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--failure must be one of ready, users" in result.stderr
