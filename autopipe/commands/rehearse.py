@@ -132,18 +132,22 @@ def strategy_settings(opts: RehearseOptions, base: Settings) -> Settings:
     return base.with_overrides(strategy=strategy, **TIMINGS)
 
 
-def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
+def _model() -> tuple[Any, Any, Any, Any]:
+    """The model of AWS lives outside the product (ecs_model/ and testbed/, which need moto
+    from the `test` group): imported here only, so the deployer itself never needs it."""
     try:
-        # The model of AWS lives outside the product (ecs_model/, which needs moto from the
-        # `test` group): imported here only, so the deployer itself never needs it.
-        from ecs_model import emulator as emu_mod  # noqa: PLC0415
-        from ecs_model import seed, targets  # noqa: PLC0415
-        from ecs_model import users as users_mod  # noqa: PLC0415
+        from ecs_model import emulator, seed, targets, users  # noqa: PLC0415
+        from testbed import haproxy  # noqa: F401, PLC0415 - what use_docker needs
     except ImportError as exc:
         raise ConfigError(
             f"rehearse needs the ecs_model package and moto[server] (a source checkout, "
             f"uv sync --group test): {exc}"
         ) from exc
+    return emulator, seed, targets, users
+
+
+def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
+    emu_mod, seed, targets, users_mod = _model()
     base = strategy_settings(opts, opts.common.settings())
     steps = scenario(opts.failure)
     image = opts.image or base.local_image
