@@ -60,8 +60,9 @@ def describe(
         return None
     stage = str(deployment.get("lifecycleStage") or "")
     groups, unavailable = _split(aws, service)
+    green = None
     if groups is not None and deployment.get("status") == "IN_PROGRESS":
-        _name_revisions(aws, groups, deployment, stage)
+        green = _name_revisions(aws, groups, deployment, stage)
     return {
         "strategy": strategy,
         "stage": stage or None,
@@ -69,7 +70,7 @@ def describe(
         "production": _shares(groups, "production_percent"),
         "test_to": _test_to(groups),
         "split_unavailable": unavailable,
-        "time_left": _time_left(deployment, strategy=strategy, stage=stage, groups=groups, at=at),
+        "time_left": _time_left(deployment, strategy=strategy, stage=stage, green=green, at=at),
     }
 
 
@@ -132,25 +133,37 @@ def _percent(weights: dict[str, int], arn: str) -> float:
 
 def _name_revisions(
     aws: Aws, groups: list[dict[str, Any]], deployment: dict[str, Any], stage: str
-) -> None:
-    """Put `revision` on the groups where the stage says whose they are (module docstring)."""
+) -> dict[str, Any] | None:
+    """Put `revision` on the groups where the stage says whose they are (module docstring);
+    returns the new (green) revision's group, if known."""
     if len(groups) != 2:
-        return
-    green = ecs.short(ecs.revision_taskdef(aws, str(deployment["targetServiceRevision"]["arn"])))
-    sources = deployment.get("sourceServiceRevisions") or []
-    blue = ecs.short(ecs.revision_taskdef(aws, str(sources[0]["arn"]))) if sources else None
+        return None
     first, second = groups
     green_group = None
     if stage in GREEN_HAS_TEST:
         green_group = next((g for g in groups if g["test_percent"] == 100.0), None)
-    elif stage in BEFORE_PRODUCTION:
+    if green_group is None and stage in BEFORE_PRODUCTION:
         blue_group = next((g for g in groups if g["production_percent"] == 100.0), None)
         if blue_group is not None:
             green_group = second if blue_group is first else first
     if green_group is None:
-        return
-    green_group["revision"] = green
-    (second if green_group is first else first)["revision"] = blue
+        return None
+    green_arn = str(deployment["targetServiceRevision"]["arn"])
+    sources = deployment.get("sourceServiceRevisions") or []
+    blue_arn = str(sources[0]["arn"]) if sources else ""
+    taskdefs = _taskdefs(aws, [a for a in (green_arn, blue_arn) if a])
+    green_group["revision"] = taskdefs.get(green_arn)
+    (second if green_group is first else first)["revision"] = taskdefs.get(blue_arn)
+    return green_group
+
+
+def _taskdefs(aws: Aws, revision_arns: list[str]) -> dict[str, str]:
+    """Service revision ARN → `family:revision`, in one DescribeServiceRevisions call."""
+    found = aws.ecs().describe_service_revisions(serviceRevisionArns=revision_arns)
+    return {
+        str(r["serviceRevisionArn"]): ecs.short(str(r.get("taskDefinition", "")))
+        for r in found.get("serviceRevisions", [])
+    }
 
 
 def _shares(groups: list[dict[str, Any]] | None, key: str) -> dict[str, float] | None:
@@ -171,7 +184,7 @@ def _time_left(
     *,
     strategy: str,
     stage: str,
-    groups: list[dict[str, Any]] | None,
+    green: dict[str, Any] | None,
     at: datetime,
 ) -> dict[str, Any] | None:
     for hook in deployment.get("lifecycleHookDetails") or []:
@@ -188,10 +201,10 @@ def _time_left(
     elapsed = (at - since).total_seconds()
     if kind != "linear_step":
         return _wait(kind, configured, configured - elapsed, estimate=True)
-    green = next((g["production_percent"] for g in groups or [] if g["revision"]), None)
     if green is None:
         return None
-    steps = max(1, math.ceil(green / step_percent - 1e-9))  # the steps taken so far
+    # The steps taken so far; the current one began (steps - 1) waits after the stage did.
+    steps = max(1, math.ceil(green["production_percent"] / step_percent - 1e-9))
     return _wait(kind, configured, steps * configured - elapsed, estimate=True)
 
 

@@ -214,3 +214,28 @@ def test_the_next_deployment_is_read_from_the_rules_whichever_group_it_takes(
     assert found["test_to"] == newer
     roles = {g["revision"]: g["role"] for g in found["target_groups"]}
     assert roles == {NEW: "alternate", newer: "primary"}
+
+
+def test_a_linear_step_shows_its_share_and_the_steps_wait(
+    world: World, deploying: Callable[..., subprocess.Popen[str]]
+) -> None:
+    baseline(world)
+    deploying(
+        AUTOPIPE_STRATEGY="linear", AUTOPIPE_LINEAR_STEP_PERCENT="25",
+        AUTOPIPE_LINEAR_STEP_MINUTES="60",  # 60 s here: the first step holds
+    )  # fmt: skip
+
+    def shifted() -> bool:
+        found = status(world)["traffic_shift"] or {}
+        return bool((found.get("production") or {}).get(NEW))
+
+    wait_for(shifted, "the first step", 60)
+    found = shift(world)
+    assert found["strategy"] == "LINEAR"
+    assert found["production"] == {OLD: 75.0, NEW: 25.0}
+    wait = found["time_left"]
+    assert wait["kind"] == "linear_step"
+    assert wait["estimate"] is True
+    assert wait["configured_seconds"] == 60 * 60
+    assert 0 < wait["left_seconds"] <= 60 * 60
+    assert "step wait left" in human(world)
