@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -102,6 +103,10 @@ class Aws:
 
     def ecr(self) -> ECRClient:
         return self._client("ecr")  # type: ignore[no-any-return]
+
+    def elbv2(self) -> ElasticLoadBalancingv2Client:
+        """ELBv2: read the listener rules' weights (`autopipe status`'s traffic split)."""
+        return self._client("elbv2")  # type: ignore[no-any-return]
 
     def iam(self) -> IAMClient:
         return self._client("iam")  # type: ignore[no-any-return]

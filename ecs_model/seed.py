@@ -1,6 +1,7 @@
 """The seed's resources, created in the emulator the way the CDK app and CI would create them in
 AWS: network, cluster, repository with pushed and scanned images, roles, secrets, log group,
-lock table, alarms, and the service on a bootstrap revision with no tasks yet."""
+lock table, alarms, the load balancer (real ELBv2 resources, whose listener rules follow the
+model's traffic: listener_rules.py), and the service on a bootstrap revision with no tasks yet."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from autopipe import ecs, resolve
 from autopipe.aws import Aws
 from autopipe.config import Settings
 from autopipe.images import registry_host
+from ecs_model import listener_rules
 from ecs_model.ecr import basic_result, enhanced_result
 from ecs_model.emulator import Emulator
 
@@ -194,28 +196,62 @@ def deployment_alarm(cloudwatch: Any, name: str) -> None:
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seed")
 
 
-def blue_green_load_balancer(settings: Settings, account: str) -> dict[str, Any]:
+def blue_green_load_balancer(
+    settings: Settings, account: str, resources: dict[str, str]
+) -> dict[str, Any]:
     """The service's load balancer as the stack describes it, with what blue/green, canary and
     linear deployments need (an alternate target group, production and test listener rules, the
-    infrastructure role; API_AdvancedConfiguration.html). The model has no load balancer: the
-    ARNs are names only, and traffic.py routes requests in their place."""
-    elb = f"arn:aws:elasticloadbalancing:{settings.region}:{account}"
-    listener = f"{elb}:listener-rule/app/auto-pipe/0123456789abcdef/fedcba9876543210"
+    infrastructure role; API_AdvancedConfiguration.html). `resources`: the ELBv2 resources
+    listener_rules.create made in moto."""
     return {
-        "targetGroupArn": f"{elb}:targetgroup/auto-pipe-blue/0123456789abcdef",
+        "targetGroupArn": resources["primary"],
         "containerName": settings.container,
         "containerPort": 8080,
         "advancedConfiguration": {
-            "alternateTargetGroupArn": f"{elb}:targetgroup/auto-pipe-green/fedcba9876543210",
-            "productionListenerRule": f"{listener}/0000000000000001",
-            "testListenerRule": f"{listener}/0000000000000002",
+            "alternateTargetGroupArn": resources["alternate"],
+            "productionListenerRule": resources["production_rule"],
+            "testListenerRule": resources["test_rule"],
             "roleArn": f"arn:aws:iam::{account}:role/auto-pipe-ecs-infrastructure",
         },
     }
 
 
+def load_balancer(
+    aws: Aws, emulator: Emulator, settings: Settings, subnet: str, group: str
+) -> dict[str, str]:
+    """Real ELBv2 resources in moto, and the listener that moves their rules' weights as the
+    model moves traffic (listener_rules.py); made afresh on every seed, replacing the last
+    seed's listener."""
+    listener_rules.reset()
+    vpc = aws.client("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+    resources = listener_rules.create(
+        aws.client("elbv2"),
+        subnet=subnet,
+        security_group=group,
+        vpc=str(vpc),
+        test_header_value=TEST_TRAFFIC_SECRET,
+    )
+    rules = listener_rules.ListenerRules(
+        service_key=f"{settings.cluster}:{settings.service}",
+        account=aws.account_id(),
+        region=settings.region,
+        primary=resources["primary"],
+        alternate=resources["alternate"],
+        production_rule=resources["production_rule"],
+        test_rule=resources["test_rule"],
+    )
+    emulator.traffic_listeners[:] = [
+        listener
+        for listener in emulator.traffic_listeners
+        if not isinstance(listener, listener_rules.ListenerRules)
+    ]
+    emulator.traffic_listeners.append(rules)
+    return resources
+
+
 def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpec]) -> Seeded:
     subnet, group = network(aws)
+    balancer = load_balancer(aws, emulator, settings, subnet, group)
     aws.ecs().create_cluster(clusterName=settings.cluster)
     aws.ecr().create_repository(
         repositoryName=settings.repository, imageScanningConfiguration={"scanOnPush": True}
@@ -260,7 +296,7 @@ def seed(aws: Aws, emulator: Emulator, settings: Settings, images: list[ImageSpe
         desiredCount=0,
         launchType="FARGATE",
         networkConfiguration=awsvpc,  # type: ignore[arg-type]
-        loadBalancers=[blue_green_load_balancer(settings, aws.account_id())],  # type: ignore[list-item]
+        loadBalancers=[blue_green_load_balancer(settings, aws.account_id(), balancer)],  # type: ignore[list-item]
     )
     aws.ecs().update_service(
         cluster=settings.cluster,

@@ -1,4 +1,6 @@
-"""`autopipe status`: what runs, how many, which deployments, alarms, lock, recent events."""
+"""`autopipe status`: what runs, how many, which deployments, alarms, lock, recent events, and
+for a blue/green, canary or linear deployment in progress its stage, traffic split and time left
+(autopipe/traffic_split.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from autopipe import ecs, lock, rollout, taskdef
+from autopipe import ecs, lock, rollout, taskdef, traffic_split
 from autopipe.output import Reporter
 from autopipe.runner import Common, make_aws
 
@@ -50,6 +52,8 @@ def run(opts: StatusOptions, reporter: Reporter) -> dict[str, Any]:
         {"at": _when(e.get("createdAt")), "message": str(e.get("message", ""))}
         for e in service.get("events", [])[: opts.events]
     ]
+    arn = service.get("currentServiceDeployment")
+    deployment = ecs.describe_deployment(aws, str(arn)) if arn else None
     result: dict[str, Any] = {
         "environment": settings.env,
         "cluster": settings.cluster,
@@ -62,7 +66,8 @@ def run(opts: StatusOptions, reporter: Reporter) -> dict[str, Any]:
         "running": service.get("runningCount", 0),
         "pending": service.get("pendingCount", 0),
         "steady": _is_steady(service, current),
-        "service_deployment": _service_deployment(aws, service),
+        "service_deployment": _service_deployment(arn, deployment),
+        "traffic_shift": traffic_split.describe(aws, service, deployment, at=traffic_split.now()),
         "deployments": [_deployment(d) for d in service.get("deployments", [])],
         "alarms": alarms,
         "lock": holder.as_dict() if holder else None,
@@ -86,12 +91,10 @@ def _is_steady(service: dict[str, Any], target: str) -> bool:
     )
 
 
-def _service_deployment(aws: Any, service: dict[str, Any]) -> dict[str, Any] | None:
+def _service_deployment(arn: Any, found: dict[str, Any] | None) -> dict[str, Any] | None:
     """The service's current deployment as ECS tracks it: status, stage, why."""
-    arn = service.get("currentServiceDeployment")
     if not arn:
         return None
-    found = ecs.describe_deployment(aws, str(arn))
     if found is None:
         return {"arn": arn, "status": "not visible yet"}
     return {
@@ -121,6 +124,9 @@ def _print(reporter: Reporter, r: dict[str, Any], holder: lock.LockInfo | None) 
     sd = r.get("service_deployment")
     if sd:
         say(f"  ecs       {sd.get('summary', sd['status'])}")
+    if r.get("traffic_shift"):
+        for line in traffic_split.lines(r["traffic_shift"]):
+            say(line)
     say("  lock      " + (f"held by {holder.describe()}" if holder else "free"))
     for e in r["events"]:
         say(f"  event     {e['at']}  {e['message']}", style="dim")

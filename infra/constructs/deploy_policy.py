@@ -1,7 +1,7 @@
 """What the GitHub deploy role may do: exactly what the pipeline and `autopipe deploy` call,
 on this environment's service, task family, repository, roles, secrets, log group, alarms,
 lock table and release parameters. No `*` action anywhere; `*` resources only where the
-action has no resource-level permissions (listed in `UNSCOPABLE`).
+action has no resource-level permissions (listed in `UNSCOPABLE` and `READ_LISTENER_RULES`).
 
 Resources are `{partition}/{region}/{account}` templates, so the same text renders to
 CloudFormation (pseudo parameters) and to the finding ids cdk-nag prints for wildcards.
@@ -24,6 +24,11 @@ UNSCOPABLE = frozenset(
         "ecs:ListTaskDefinitions",
     }
 )
+# `autopipe status` reads the listener rules' weights (the traffic split of a blue/green or
+# canary deployment). ELBv2's Describe* actions list no resource types, so `*` is the only
+# Resource IAM accepts, and no condition key narrows them:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html
+READ_LISTENER_RULES = ("elasticloadbalancing:DescribeRules",)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ def grants(config: EnvironmentConfig) -> list[Grant]:
             (arn % ("ecr", f"repository/{n.repository}"),),
         ),
         Grant("RegistryLoginAndTaskDefinitions", tuple(sorted(UNSCOPABLE)), ("*",)),
+        Grant("ReadTheListenerRuleWeights", READ_LISTENER_RULES, ("*",)),
         Grant(
             "RollOutTheService",
             ("ecs:DescribeServices", "ecs:UpdateService"),

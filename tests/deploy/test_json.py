@@ -16,7 +16,7 @@ DEPLOY_KEYS = {
 STATUS_KEYS = {
     "schema", "command", "ok", "exit_code", "environment", "cluster", "service", "revision",
     "image", "image_tag", "git_sha", "desired", "running", "pending", "steady", "deployments",
-    "alarms", "lock", "events", "service_deployment",
+    "alarms", "lock", "events", "service_deployment", "traffic_shift",
 }  # fmt: skip
 
 
@@ -53,6 +53,7 @@ def test_status_document(world: World) -> None:
         "id", "status", "rollout_state", "revision", "desired", "running", "pending", "failed"
     }  # fmt: skip
     assert first["service_deployment"]["status"] == "SUCCESSFUL"
+    assert first["traffic_shift"] is None  # rolling: tests/deploy/test_status_shift.py
     assert doc(world, "status") == first  # stable: nothing changed, nothing differs
 
 

@@ -16,8 +16,10 @@ from tests.infra.conftest import ROOT, Synth
 # possible Resource), written here rather than taken from the policy module under test:
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html
 NO_RESOURCE_TYPES = frozenset(
     {
+        "elasticloadbalancing:DescribeRules",
         "ecr:GetAuthorizationToken",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
