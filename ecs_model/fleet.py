@@ -12,9 +12,15 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-deploymen
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autopipe import docker_run
@@ -52,11 +58,14 @@ class Fleet:
         *,
         image: str,
         reporter: Reporter,
+        workdir: Path,
         deregistration_delay: float = 1.0,
     ) -> None:
         self._aws, self._settings, self._emulator = aws, settings, emulator
         self.balancer, self._image, self._reporter = balancer, image, reporter
-        self._delay = deregistration_delay
+        self._delay, self._workdir = deregistration_delay, workdir
+        self._migration_lock = threading.Lock()
+        self._database = self._migrated_database()
         self.tasks: list[Task] = []
         self.production_group = GROUPS[0]
         self._lock = threading.Lock()
@@ -121,6 +130,9 @@ class Fleet:
         return None
 
     def close(self) -> None:
+        if self._database is not None and self._database[0].poll() is None:
+            self._database[0].kill()
+            self._database[0].wait(timeout=10)
         for thread in list(self._threads):
             thread.join(timeout=90)
         for task in self.tasks:
@@ -150,10 +162,9 @@ class Fleet:
                 definition, container=self._settings.container, image=self._image,
                 name=task.name, port=task.port, secret_values=SECRET_VALUES,
             )  # fmt: skip
-            done = docker_run.run(spec, detach=True, timeout=120)
+            done = docker_run.run(self._with_database(spec, task), detach=True, timeout=120)
             if done.returncode != 0:
                 raise RuntimeError(done.stderr.strip())
-            self._migrate(task)
             task.slot = self.balancer.register(task.group, task.port)
             wait_for(
                 lambda: self.balancer.healthy(task.group, str(task.slot)),
@@ -166,20 +177,37 @@ class Fleet:
             self._reporter.step(f"docker: {revision} failed: {exc}", style="red")
             task.state = "failed"
 
-    def _migrate(self, task: Task) -> None:
-        """Every task has its own SQLite file here (its /tmp volume), where ECS's tasks share
-        one database the migration task prepared: so the migration runs in each task, against
-        the database the environment configures. A release whose own DATABASE_URL points
-        elsewhere (the broken v3) still misses it, as it would on AWS."""
-        database = self._settings.environment.get("DATABASE_URL")
-        if not database:
-            return
-        done = docker_run.docker(
-            "exec", "-e", f"DATABASE_URL={database}", task.name, "python", "-m", "app.migrate",
-            timeout=120,
+    def _migrated_database(self) -> tuple[subprocess.Popen[str], Path, str] | None:
+        """ECS's tasks share one database the migration task prepared; here every task has its
+        own SQLite file, so the environment's database (DATABASE_URL) is migrated once, on this
+        machine (started now, waited for by the first task), and each task starts on a copy of
+        it, mounted where that URL points. A release whose own DATABASE_URL points elsewhere
+        (the broken v3) still misses it, as it would on AWS. None: no SQLite file is named."""
+        url = self._settings.environment.get("DATABASE_URL", "")
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or not url[len(prefix) :].startswith("/"):
+            return None
+        migrated = self._workdir / "migrated.db"
+        migration = subprocess.Popen(
+            [sys.executable, "-m", "app.migrate"],
+            env={**os.environ, "DATABASE_URL": f"{prefix}{migrated}"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"migration in {task.name}: {done.stderr.strip()[-500:]}")
+        return migration, migrated, url[len(prefix) :]
+
+    def _with_database(self, spec: docker_run.LocalSpec, task: Task) -> docker_run.LocalSpec:
+        if self._database is None:
+            return spec
+        migration, migrated, target = self._database
+        with self._migration_lock:
+            _, errors = migration.communicate(timeout=120)
+        if migration.returncode != 0:
+            raise RuntimeError(f"migrating the rehearsal database: {(errors or '')[-500:]}")
+        copy = self._workdir / f"{task.name}.db"
+        shutil.copyfile(migrated, copy)
+        copy.chmod(0o666)  # the container's user is not this machine's
+        mount = ["--mount", f"type=bind,src={copy},dst={target}"]
+        return dataclasses.replace(spec, args=[*spec.args, *mount])
 
     def _stop(self, task: Task) -> None:
         if task.slot is not None:

@@ -24,8 +24,10 @@ The pages the rules follow:
 Where the docs are silent the model chooses, and says so: a stage's hooks run once its own work
 is done (the shift stages: after the shift); PRE_PRODUCTION_TRAFFIC_SHIFT hooks run while the
 deployment reports PRODUCTION_TRAFFIC_SHIFT with nothing moved yet; test traffic reaches green
-as if the service had a test listener rule (the model has no load balancer); a shift is
-instantaneous. Time: the configuration's minutes are `emulator.minute` seconds each.
+through the test listener rule; a shift is instantaneous. Each change reaches the
+`emulator.traffic_listeners`: the seed's listener rules in moto's ELBv2 (listener_rules.py)
+and, in a rehearsal with real containers, the loopback load balancer's weights (fleet.py).
+Time: the configuration's minutes are `emulator.minute` seconds each.
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ def real_service(
     balancer = LoadBalancer(workdir, header=settings.test_header, secret=TEST_TRAFFIC_SECRET)
     balancer.start()
     stack.callback(balancer.stop)
-    fleet = Fleet(aws, settings, emulator, balancer, image=image, reporter=reporter)
+    fleet = Fleet(
+        aws, settings, emulator, balancer, image=image, reporter=reporter, workdir=workdir
+    )
     stack.callback(fleet.close)
     emulator.runner = fleet
     emulator.traffic_listeners.append(fleet.traffic_changed)
