@@ -26,7 +26,7 @@ import contextlib
 import csv
 from pathlib import Path
 
-from testbed.haproxy import HAProxyProcess
+from testbed.haproxy import HAProxyProcess, preamble
 from testbed.pg import free_port
 from testbed.waiting import wait_for
 
@@ -89,27 +89,16 @@ backend {group}
             + "".join(f"    server s{n} 127.0.0.1:1 disabled\n" for n in range(1, self.slots + 1))
             for group in GROUPS
         )
-        return f"""\
-global
-    stats socket {self.proxy.admin_socket} mode 600 level admin
-    maxconn 2000
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-    timeout http-keep-alive 10s
-    retries 0
-    no option redispatch
-
+        return (
+            preamble(self.proxy.admin_socket, maxconn=2000)
+            + f"""
 frontend listener
     bind 127.0.0.1:{self.proxy.port}
     acl test_traffic req.hdr({header}) -m str {secret}
     use_backend rule_test if test_traffic
     default_backend rule_production
 {rules}{groups}"""
+        )
 
     # --- the rules: ECS's ModifyRule ------------------------------------------------------------
 

@@ -31,6 +31,27 @@ def find_binary() -> str:
     return found
 
 
+def preamble(admin_socket: Path, *, maxconn: int = 1000) -> str:
+    """The `global` and `defaults` sections both stand-ins use: the runtime API at level admin,
+    HTTP mode, and, as the ALB, no retry and no redispatch of a failed request."""
+    return f"""\
+global
+    stats socket {admin_socket} mode 600 level admin
+    maxconn {maxconn}
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout check 2s
+    timeout http-keep-alive 10s
+    # The ALB neither retries nor redispatches a failed request: fail loudly instead.
+    retries 0
+    no option redispatch
+"""
+
+
 class HAProxyProcess:
     """`config_text(port, admin_socket)` renders the configuration once the port is known."""
 

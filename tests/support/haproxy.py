@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.haproxy import HAProxyProcess, HAProxyUnavailable
+from testbed.haproxy import HAProxyProcess, HAProxyUnavailable, preamble
 
 __all__ = ["HAProxy", "HAProxyUnavailable", "Target"]
 
@@ -41,22 +41,9 @@ def render_config(
         f"    server s{n} 127.0.0.1:1 disabled"
         for n in range(1, slots + 1)
     )
-    return f"""\
-global
-    stats socket {admin_socket} mode 600 level admin
-    maxconn 1000
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-    timeout http-keep-alive 10s
-    # The ALB neither retries nor redispatches a failed request: fail loudly instead.
-    retries 0
-    no option redispatch
-
+    return (
+        preamble(admin_socket)
+        + f"""
 frontend lb
     bind 127.0.0.1:{port}
     default_backend {BACKEND}
@@ -71,6 +58,7 @@ backend {BACKEND}
     http-response set-header X-Served-By %[srv_name]
 {servers}
 """
+    )
 
 
 @dataclass(frozen=True)
