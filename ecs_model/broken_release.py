@@ -13,7 +13,8 @@ saw (users.py) and what ECS reports of the deployment (DescribeServiceDeployment
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Rollback.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
 
-And, for a strategy that moves traffic, the user requests sent while the broken release held a
+And, for a strategy that moves traffic, the user requests sent (by the time they were sent, so
+one in flight at a change counts where it was routed) while the broken release held a
 production share (`exposure`: from the change that gave it one to the change that took it
 away, the model's traffic record) and the share it held: a canary's broken release answers at
 most that share of them (rounded up: the load balancer routes whole requests).
@@ -55,7 +56,7 @@ def measure(
     exposed = None
     if exposure is not None:
         start, end, percent = exposure
-        during = [a for a in answers if start <= a.at <= end]
+        during = [a for a in answers if start <= a.sent <= end]
         exposed = {
             "percent": percent,
             "user_requests_sent": len(during),

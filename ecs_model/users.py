@@ -23,6 +23,7 @@ class Answer:
     at: float  # time.time() when the answer (or the failure) came
     status: int  # 0: no answer (refused, reset, timed out)
     release: str | None  # the image tag of the task that answered
+    sent: float = 0.0  # time.time() when the request was sent
 
 
 class Users:
@@ -85,17 +86,17 @@ class Users:
         # A closed HTTPConnection opens a new socket on its next request.
         connection = http.client.HTTPConnection(self.host, self.port, timeout=5)
         while not self._stop.is_set():
-            started = time.monotonic()
+            started, sent = time.monotonic(), time.time()
             try:
                 connection.request("GET", self.path)
                 response = connection.getresponse()
                 response.read()
                 served = response.getheader(SERVED_BY) or ""
-                answer = Answer(time.time(), response.status, self._release_of(served))
+                answer = Answer(time.time(), response.status, self._release_of(served), sent)
                 if response.getheader("Connection", "").lower() == "close":
                     connection.close()
             except (OSError, http.client.HTTPException):
-                answer = Answer(time.time(), 0, None)
+                answer = Answer(time.time(), 0, None, sent)
                 connection.close()
             with self._lock:
                 self.answers.append(answer)
