@@ -8,16 +8,19 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.moto import ROOT
 
 NO_SUCH_IMAGE = "autopipe-test/no-such-image:never-built"
 
 
-def rehearse(*args: str) -> subprocess.CompletedProcess[str]:
+def rehearse(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
     # Its own emulator and fake credentials: nothing of the test's world leaks in.
     skip = ("AUTOPIPE_", "AWS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run(
         [sys.executable, "-m", "autopipe", "rehearse", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
@@ -54,6 +57,13 @@ def test_docker_always_without_the_image_is_bad_input_and_starts_nothing() -> No
     doc = json.loads(result.stdout)
     assert (doc["ok"], doc["error"]["kind"]) == (False, "config_error")
     assert "AWS emulator" not in result.stderr  # refused before the emulator started
+
+
+def test_docker_always_without_a_docker_cli_is_bad_input(tmp_path: Path) -> None:
+    result = rehearse("--docker", "always", "--image", NO_SUCH_IMAGE, path=str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    line = f"error: --docker always: no Docker engine or no image {NO_SUCH_IMAGE} (make image)"
+    assert line in result.stderr.splitlines()
 
 
 def test_docker_auto_without_the_image_falls_back_to_the_stand_in() -> None:
