@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -127,10 +128,11 @@ def test_no_docker_cli_is_one_line_and_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where an env-file would go
     result = local(tmp_path, *args)
     assert result.exit_code == 1
     assert errors(result) == ["error: the docker CLI is not installed"]
-    assert not list(Path("/tmp").glob("autopipe-env-*"))  # no env-file with secrets left
+    assert not list(tmp_path.glob("autopipe-env-*"))  # no env-file with secrets written
 
 
 @pytest.fixture
