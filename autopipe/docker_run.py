@@ -154,12 +154,17 @@ def _mount_args(taskdef: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def docker(
-    *args: str, timeout: float = 60, check: bool = False
-) -> subprocess.CompletedProcess[str]:
+def docker_binary() -> str:
     binary = shutil.which("docker")
     if binary is None:
         raise AutopipeError("the docker CLI is not installed")
+    return binary
+
+
+def docker(
+    *args: str, timeout: float = 60, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    binary = docker_binary()
     return subprocess.run(  # noqa: S603 - fixed binary, list arguments
         [binary, *args], capture_output=True, text=True, timeout=timeout, check=check
     )
@@ -188,11 +193,11 @@ def stop(name: str, stop_timeout: int = 30) -> None:
 def run(
     spec: LocalSpec, *, detach: bool, timeout: float = 3600
 ) -> subprocess.CompletedProcess[str]:
+    binary = docker_binary()  # before the env-file: no CLI, no secret values on disk
     fd, env_file = tempfile.mkstemp(prefix="autopipe-env-")
     try:
         with os.fdopen(fd, "w") as fh:  # 0600: secret values never reach the command line
             fh.writelines(f"{k}={v}\n" for k, v in spec.env.items())
-        binary = shutil.which("docker") or "docker"
         argv = [binary, *spec.argv(env_file, detach=detach)[1:]]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
     finally:

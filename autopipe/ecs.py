@@ -110,13 +110,6 @@ def is_marked_failed(aws: Aws, taskdef_arn: str) -> bool:
     return any(t.get("key") == FAILED_TAG for t in found.get("tags", []))
 
 
-def revision_of(arn: str) -> int:
-    try:
-        return int(arn.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        return 0
-
-
 def short(arn: str) -> str:
     """`family:revision` from a task definition ARN."""
     return arn.rsplit("/", 1)[-1]
@@ -131,18 +124,3 @@ def revision_arn(aws: Aws, settings: Settings, spec: str) -> str:
         if "ClientException" in type(exc).__name__ or "InvalidParameter" in str(exc):
             raise ConfigError(f"task definition {ref} not found") from exc
         raise
-
-
-def previous_revision(aws: Aws, settings: Settings, current_arn: str) -> str | None:
-    """The newest ACTIVE revision of the family older than the current one."""
-    current = revision_of(current_arn)
-    best: str | None = None
-    paginator = aws.ecs().get_paginator("list_task_definitions")
-    for page in paginator.paginate(familyPrefix=settings.family, status="ACTIVE", sort="DESC"):
-        for arn in page["taskDefinitionArns"]:
-            if short(arn).rsplit(":", 1)[0] != settings.family:
-                continue  # a family that merely starts with ours
-            older = revision_of(arn) < current
-            if older and (best is None or revision_of(arn) > revision_of(best)):
-                best = arn
-    return best

@@ -83,7 +83,8 @@ def run(opts: LocalOptions, reporter: Reporter) -> dict[str, Any]:
         reporter.step(f"running {opts.command!r} in {image}")
         done = docker_run.run(spec, detach=False)
         reporter.info(done.stdout + done.stderr)
-        result["exit_code"] = done.returncode
+        # Not `exit_code`: that key is autopipe's own exit code in the JSON document.
+        result["container_exit_code"] = done.returncode
         if done.returncode != 0:
             raise AutopipeError(f"the command exited {done.returncode}", details=result)
         return result
@@ -105,7 +106,8 @@ def run(opts: LocalOptions, reporter: Reporter) -> dict[str, Any]:
 def start(spec: docker_run.LocalSpec, reporter: Reporter, *, wait_timeout: float) -> float:
     done = docker_run.run(spec, detach=True, timeout=120)
     if done.returncode != 0:
-        raise AutopipeError(f"docker run failed: {done.stderr.strip()}")
+        said = "; ".join(line.strip() for line in done.stderr.splitlines() if line.strip())
+        raise AutopipeError(f"docker run failed: {said}")  # one line
     reporter.step(f"container {spec.name} started from {spec.image}")
     try:
         seconds = docker_run.wait_healthy(spec.name, spec.port, timeout=wait_timeout)
