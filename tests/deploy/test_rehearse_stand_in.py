@@ -70,5 +70,6 @@ def test_docker_auto_without_the_image_falls_back_to_the_stand_in() -> None:
     result = rehearse("--image", NO_SUCH_IMAGE)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
-    assert f"no Docker engine or image {NO_SUCH_IMAGE}: the smoke target is a stand-in" in out
-    assert "rehearsal summary (stand-in)" in out
+    line = f"no Docker engine or no image {NO_SUCH_IMAGE} (make image): the service is a stand-in"
+    assert line in out
+    assert "rehearsal summary (stand-in: the model's figures)" in out
