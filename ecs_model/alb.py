@@ -41,7 +41,7 @@ def other(group: str) -> str:
 
 class LoadBalancer:
     def __init__(
-        self, workdir: Path, *, header: str, secret: str, slots: int = 8, check_ms: int = 250
+        self, workdir: Path, *, header: str, secret: str, slots: int = 8, check_ms: int = 100
     ) -> None:
         self.proxy = HAProxyProcess(workdir)
         self.url = self.proxy.url
