@@ -59,7 +59,7 @@ INTRO = (
     "rehearsal: the deploy stage offline, against an emulated AWS on 127.0.0.1 ({strategy})",
     "  1. deploy v1            expected: success (the first proven release)",
     "  2. deploy v2            expected: success (rolls forward)",
-    "  3. deploy v3 (broken)   expected: its {smoke} FAILS, on purpose, and autopipe puts",
+    "  3. deploy v3 (broken)   expected: {fails}, on purpose, and {who} puts",
     "                          v2 back: this failure is the planned part of the scenario",
     "",
 )
@@ -152,8 +152,13 @@ def run(opts: RehearseOptions, reporter: Reporter) -> dict[str, Any]:
     steps = scenario(opts.failure)
     image = opts.image or base.local_image
     smoke = "smoke test" if base.strategy == "rolling" else "pre-traffic smoke test"
+    fails, who = (
+        ("its users' requests FAIL", "the 5xx alarm")
+        if opts.failure == "users"
+        else (f"its {smoke} FAILS", "autopipe")
+    )
     for n, line in enumerate(INTRO):
-        text = line.format(strategy=base.strategy, smoke=smoke)
+        text = line.format(strategy=base.strategy, fails=fails, who=who)
         reporter.info(text, style="bold" if n == 0 else None)
     docker = use_docker(opts, image, reporter)
     with fake_credentials(), contextlib.ExitStack() as stack:
