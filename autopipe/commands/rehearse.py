@@ -226,9 +226,7 @@ def _deploy(
     opts: RehearseOptions, settings: Settings, reporter: Reporter, step: Step
 ) -> dict[str, Any]:
     tag, sha, extra, expected = step
-    planned = (
-        " (broken on purpose: a failed smoke test is expected)" if expected != "success" else ""
-    )
+    planned = " (broken on purpose: its failure is expected)" if expected != "success" else ""
     reporter.step(
         f"── deploy {tag} ──{planned}" + (f" (with {extra})" if extra else ""), style="bold"
     )
