@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
+from tests.deploy.test_interrupt import read_until
 from tests.support.moto import ROOT, CallLog, World
 
 DENIED = "AccessDeniedException"
@@ -117,20 +116,6 @@ def test_no_credentials_anywhere_is_bad_input(world: World) -> None:
     ]
 
 
-def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 60) -> str:
-    assert process.stdout is not None
-    seen = ""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while marker not in seen:
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise AssertionError(f"never saw {marker!r}:\n{seen}")
-        if selector.select(timeout=0.1):
-            seen += process.stdout.readline()
-    return seen
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -160,7 +145,7 @@ def test_ctrl_c_while_watching_is_exit_130(
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     process = cli_process(world, {**inherited, "PYTHONUNBUFFERED": "1"}, *args)
     try:
-        read_until(process, " IN_PROGRESS running ")
+        read_until(process, " IN_PROGRESS running ", timeout=60)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     finally:
