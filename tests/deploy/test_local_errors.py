@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from autopipe import resolve
 from autopipe.cli import app
 from autopipe.config import load_settings
+from tests.conftest import unavailable
 from tests.support.moto import CONFIG
 
 SECRETS = 'API_KEYS=["local-key-0123456789"]\nDB_PASSWORD=not-used\n'
@@ -139,7 +140,7 @@ def test_no_docker_cli_is_one_line_and_exit_1(
 def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real docker CLI, talking to a socket nothing listens on."""
     if shutil.which("docker") is None:
-        pytest.skip("no docker CLI on this machine (the case above covers it)")
+        unavailable("the docker CLI tests", "the docker CLI is not installed")
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
 
