@@ -23,7 +23,6 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-bl
 from __future__ import annotations
 
 import contextlib
-import csv
 from pathlib import Path
 
 from testbed.haproxy import HAProxyProcess, preamble
@@ -128,27 +127,18 @@ frontend listener
         return slot
 
     def healthy(self, group: str, slot: str) -> bool:
-        lines = self.proxy.command(f"show servers state {group}").splitlines()
-        header = lines[1].lstrip("# ").split()
-        for line in lines[2:]:
-            row = dict(zip(header, line.split(), strict=False))
-            if row.get("srv_name") == slot:
-                return int(row["srv_op_state"]) == OP_RUNNING
-        return False
+        row = self.proxy.servers_state(group).get(slot)
+        return row is not None and int(row["srv_op_state"]) == OP_RUNNING
 
     def production_5xx(self) -> int:
         """5xx answers the production rule has given since the start (its backend's
         hrsp_5xx, which counts the target groups' 5xx and its own 503 without targets)."""
-        lines = self.proxy.command("show stat rule_production 2 -1").lstrip("# ").splitlines()
-        rows = list(csv.DictReader(lines))
+        rows = self.proxy.stats("rule_production", 2)
         return int(rows[0]["hrsp_5xx"] or 0) if rows else 0
 
     def in_flight(self, group: str, slot: str) -> int:
-        for line in self.proxy.command(f"show stat {group} 4 -1").splitlines()[1:]:
-            fields = line.split(",")
-            if len(fields) > 4 and fields[1] == slot:
-                return int(fields[4] or 0)  # scur
-        return 0
+        rows = self.proxy.stats(group, 4)
+        return next((int(row["scur"] or 0) for row in rows if row["svname"] == slot), 0)
 
     def deregister(self, group: str, slot: str, *, delay: float) -> None:
         """Draining: no new requests; in-flight ones finish (up to `delay`); then removed."""

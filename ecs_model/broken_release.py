@@ -49,10 +49,10 @@ def measure(
     by_broken = [a for a in answers if a.release == broken]
     back: float | None = None
     if detected is not None:
-        last = max((a.at for a in by_broken if a.at >= detected), default=None)
-        after = last if last is not None else detected
+        # The end of the broken release's last answer after the detection, else the detection.
+        after = max((a.at for a in by_broken if a.at >= detected), default=detected)
         if any(a.release == previous and a.at > after for a in answers):
-            back = round(max(0.0, (last or detected) - detected), 2)
+            back = round(after - detected, 2)
     exposed = None
     if exposure is not None:
         start, end, percent = exposure

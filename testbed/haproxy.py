@@ -8,6 +8,7 @@ https://docs.haproxy.org/2.6/management.html#9.3 (the runtime API)
 from __future__ import annotations
 
 import contextlib
+import csv
 import shutil
 import socket
 import subprocess
@@ -108,6 +109,18 @@ class HAProxyProcess:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
         return b"".join(chunks).decode()
+
+    def servers_state(self, backend: str) -> dict[str, dict[str, str]]:
+        """`show servers state`: server name → its fields (srv_op_state, srv_admin_state, …)."""
+        lines = self.command(f"show servers state {backend}").splitlines()
+        header = lines[1].lstrip("# ").split()
+        rows = (dict(zip(header, line.split(), strict=False)) for line in lines[2:])
+        return {row["srv_name"]: row for row in rows if row}
+
+    def stats(self, proxy: str, kind: int) -> list[dict[str, str]]:
+        """`show stat` of one proxy: kind 1 frontend, 2 backend, 4 servers (CSV rows)."""
+        text = self.command(f"show stat {proxy} {kind} -1").lstrip("# ")
+        return list(csv.DictReader(text.splitlines()))
 
     def expect_silence(self, line: str) -> None:
         """State-changing commands print nothing on success and a reason on failure."""

@@ -14,7 +14,6 @@ target (it answers 502/504), so neither may this stand-in, or it would hide a ba
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,15 +102,8 @@ class HAProxy(HAProxyProcess):
     # -- runtime API -----------------------------------------------------------------------
     def targets(self) -> dict[str, Target]:
         # Health and admin state from `show servers state`, session counters from `show stat`.
-        state_lines = self.command(f"show servers state {BACKEND}").splitlines()
-        header = state_lines[1].lstrip("# ").split()
-        states = {
-            row["srv_name"]: row
-            for row in (dict(zip(header, line.split(), strict=False)) for line in state_lines[2:])
-            if row
-        }
-        stat_text = self.command(f"show stat {BACKEND} 4 -1").lstrip("# ")
-        stats = {row["svname"]: row for row in csv.DictReader(stat_text.splitlines())}
+        states = self.servers_state(BACKEND)
+        stats = {row["svname"]: row for row in self.stats(BACKEND, 4)}
         return {
             name: Target(
                 name=name,
