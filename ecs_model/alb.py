@@ -102,10 +102,12 @@ frontend listener
     # --- the rules: ECS's ModifyRule ------------------------------------------------------------
 
     def set_weights(self, rule: str, weights: dict[str, int]) -> None:
-        for group in GROUPS:
-            weight = max(0, min(256, int(weights.get(group, 0))))
-            self.proxy.expect_silence(f"set server {rule}/{group} weight {weight}")
-            self.weights[rule][group] = weight
+        # One command per group: raise before lowering, so that no request in between finds
+        # both groups at weight 0 (HAProxy's own 503), where ModifyRule changes both at once.
+        wanted = {g: max(0, min(256, int(weights.get(g, 0)))) for g in GROUPS}
+        for group in sorted(GROUPS, key=lambda g: wanted[g] <= self.weights[rule][g]):
+            self.proxy.expect_silence(f"set server {rule}/{group} weight {wanted[group]}")
+            self.weights[rule][group] = wanted[group]
 
     # --- the target groups: RegisterTargets / DeregisterTargets ---------------------------------
 

@@ -13,11 +13,14 @@ saw (users.py) and what ECS reports of the deployment (DescribeServiceDeployment
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Rollback.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
 
-And, for a strategy that moves traffic, the user requests sent (by the time they were sent, so
-one in flight at a change counts where it was routed) while the broken release held a
-production share (`exposure`: from the change that gave it one to the change that took it
-away, the model's traffic record) and the share it held: a canary's broken release answers at
-most that share of them (rounded up: the load balancer routes whole requests).
+And, for a strategy that moves traffic, the user requests that may have been routed while the
+broken release held a production share (`exposure`: from the change that gave it one to the
+moment the load balancer had applied the change that took it away, the model's traffic
+record) and the share it held: a canary's broken release answers at most that share of them
+(rounded up: the load balancer routes whole requests). A request is routed somewhere between
+being sent and being answered, so one whose [sent, answered] meets the window counts: all
+the broken release's answers are among them; of the others, only those in flight at either
+edge (one per kept-alive client) could have been routed either way.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def measure(
     exposed = None
     if exposure is not None:
         start, end, percent = exposure
-        during = [a for a in answers if start <= a.sent <= end]
+        during = [a for a in answers if a.sent <= end and a.at >= start]
         exposed = {
             "percent": percent,
             "user_requests_sent": len(during),

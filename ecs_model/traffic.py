@@ -85,6 +85,8 @@ class Traffic:
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     # (time.time(), production shares, test target) after each change
     changes: list[tuple[float, dict[str, float], str | None]] = field(default_factory=list)
+    # time.time() once `on_change` returned, per change: when a real load balancer routes by it
+    applied: list[float] = field(default_factory=list)
     _since: Counter[str] = field(default_factory=Counter)  # per taskdef since the last change
     # Called after every change: a real load balancer follows the model's shares (alb.py).
     on_change: Callable[[Traffic], None] | None = None
@@ -96,6 +98,7 @@ class Traffic:
         self.changes.append((time.time(), dict(self.production), test))
         if self.on_change is not None:
             self.on_change(self)
+        self.applied.append(time.time())
 
     def route(self, *, test: bool) -> str | None:
         """The task definition that answers one request (and count it). Production requests

@@ -95,14 +95,16 @@ def under_load(
 
 
 def exposure(emulator: Emulator, settings: Settings, revision: str) -> Exposure | None:
-    """When `revision` first held a production share, until the next change of the shares, and
-    that share (the model's traffic record; None: it never had one, or a rolling update)."""
+    """When `revision` first held a production share, until the load balancer had applied the
+    next change of the shares, and that share (the model's traffic record; None: it never had
+    one, or a rolling update)."""
     traffic = emulator.rollouts.traffic.get(f"{settings.cluster}:{settings.service}")
-    changes = traffic.changes if traffic is not None else []
-    for n, (at, shares, _) in enumerate(changes):
+    if traffic is None:
+        return None
+    for n, (at, shares, _) in enumerate(traffic.changes):
         share = sum(v for arn, v in shares.items() if ecs.short(arn) == revision)
         if share > 0:
-            end = changes[n + 1][0] if n + 1 < len(changes) else time.time()
+            end = traffic.applied[n + 1] if n + 1 < len(traffic.applied) else time.time()
             return at, end, share
     return None
 
