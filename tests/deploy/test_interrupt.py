@@ -5,6 +5,8 @@ the state the message claims, not only the exit code."""
 
 from __future__ import annotations
 
+import codecs
+import io
 import math
 import os
 import selectors
@@ -32,16 +34,23 @@ def start(world: World, *args: str) -> subprocess.Popen[str]:
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
-    assert process.stdout is not None
+    """The deployer's stdout up to (at least) `marker`: what this read, which communicate()
+    then no longer returns. Never blocks past `timeout`: it reads what the pipe holds (read1,
+    one read(2) after select said there is something), not up to a newline, which a process
+    stopped mid-line would never send (and SIGALRM, taken by another of the test's threads,
+    would not break that read)."""
+    assert isinstance(process.stdout, io.TextIOWrapper)
+    pipe = process.stdout.buffer
+    decoder = codecs.getincrementaldecoder("utf-8")()
     seen = ""
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(pipe, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while marker not in seen:
         if time.monotonic() > deadline or process.poll() is not None:
             raise AssertionError(f"never saw {marker!r}:\n{seen}")
         if selector.select(timeout=0.1):
-            seen += process.stdout.readline()
+            seen += decoder.decode(pipe.read1(65536))
     return seen
 
 

@@ -72,7 +72,7 @@ def deploying(world: World) -> Iterator[Callable[..., subprocess.Popen[str]]]:
             process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.communicate(timeout=30)
 
 
 def test_a_rolling_service_shows_no_shift(world: World) -> None:
