@@ -96,9 +96,11 @@ class Traffic:
         self.test = test
         self._since.clear()
         self.changes.append((time.time(), dict(self.production), test))
-        if self.on_change is not None:
-            self.on_change(self)
-        self.applied.append(time.time())
+        try:
+            if self.on_change is not None:
+                self.on_change(self)
+        finally:
+            self.applied.append(time.time())  # one per change, even if a listener failed
 
     def route(self, *, test: bool) -> str | None:
         """The task definition that answers one request (and count it). Production requests
