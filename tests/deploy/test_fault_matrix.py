@@ -7,22 +7,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from autopipe import lock, release, signals
+from autopipe import lock, release
 from autopipe.commands import deploy as deploy_command
 from testbed.waiting import wait_for
 from tests.deploy import fault_matrix as fm
-from tests.support.moto import World
+from tests.support.moto import ROOT, World
 
 SHA = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
 BURST = 3  # beyond the one retry botocore gets here (AWS_MAX_ATTEMPTS=2): persist.py's turn
-SIGNALS = {"ctrl_c": signal.SIGINT, "sigterm": signal.SIGTERM}
+SIGNALS = ("ctrl_c", "sigterm")  # sent in the deploy's own process: tests/deploy/signal_child.py
 RESULTS: dict[tuple[str, str], str] = {}  # (phase, fault) → "ok" | failure text | "n/a: …"
 
 
@@ -31,12 +32,28 @@ def deploy(world: World, tag: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout or "{}")
 
 
+def deploy_interrupted(phase: str, fault: str, tag: str) -> tuple[int, dict[str, Any]]:
+    """The deploy as its own process, sent the signal at `phase` (the world's settings are in
+    os.environ, which the child inherits, coverage's variables included)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.deploy.signal_child", phase, fault,
+         "deploy", "--tag", tag, "--git-sha", SHA, "--output", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    try:
+        doc = json.loads(done.stdout or "{}")
+    except json.JSONDecodeError:
+        doc = {}
+    if not doc:
+        doc = {"reason": f"no JSON on stdout; stderr: {done.stderr.strip()[-2000:]}"}
+    return done.returncode, doc
+
+
 class Arm:
     """What a fault does the moment the deploy enters its phase."""
 
-    def __init__(self, world: World, fault: str) -> None:
-        self.world, self.fault = world, fault
-        self.threads: list[threading.Thread] = []
+    def __init__(self, world: World, phase: str, fault: str) -> None:
+        self.world, self.phase, self.fault = world, phase, fault
 
     def __call__(self) -> None:
         w, model = self.world, self.world.emulator
@@ -61,8 +78,6 @@ class Arm:
             w.set_alarm("ALARM")
         elif self.fault == "smoke_failure":
             w.stand_in.broken.add("v2")
-        elif self.fault in SIGNALS:
-            self._signal(SIGNALS[self.fault])
         elif self.fault == "lock_lost":
             other = lock.DeployLock(w.aws, table=w.settings.lock_table, lock_id=w.settings.lock_id)
             seen = other.status()
@@ -70,48 +85,17 @@ class Arm:
                 other.force_release(seen)
             other.acquire(owner="someone-else@elsewhere", reason="took over", ttl=600)
 
-    def _signal(self, signum: int) -> None:
-        # A real signal, aimed at the main thread (where the kernel delivers a terminal's
-        # Ctrl-C or the runner's SIGTERM to a process whose main thread accepts it): with
-        # os.kill another of the test's threads may take it, and the handler then runs a
-        # few instructions later, wherever the main thread happens to be.
-        main = threading.main_thread().ident
-        assert main is not None
-        if self.phase == "migrate":
-            # Mid-migration: once the one-off task runs, like a Ctrl-C a person would send.
-            def when_running() -> None:
-                wait_for(self._migration_running, "the migration task to run")
-                signal.pthread_kill(main, signum)
-
-            thread = threading.Thread(target=when_running, daemon=True)
-            thread.start()
-            self.threads.append(thread)
-        else:
-            signal.raise_signal(signum)  # the handler runs before this returns
-
-    phase = ""
-
-    def _migration_running(self) -> bool:
-        ecs = self.world.aws.ecs()
-        arns = ecs.list_tasks(
-            cluster=self.world.settings.cluster,
-            startedBy="autopipe-migrate",
-            desiredStatus="RUNNING",
-        )["taskArns"]
-        if not arns:
-            return False
-        tasks = ecs.describe_tasks(cluster=self.world.settings.cluster, tasks=arns)["tasks"]
-        return any(t.get("lastStatus") == "RUNNING" for t in tasks)
-
 
 @pytest.fixture
 def armed_at(world: World) -> Iterator[Callable[[str, str], Arm]]:
     hooks: list[Callable[[str], None]] = []
-    saved = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
 
     def arm(phase: str, fault: str) -> Arm:
-        action = Arm(world, fault)
-        action.phase = phase
+        action = Arm(world, phase, fault)
+        if fault in SIGNALS:
+            if phase == "migrate":
+                world.emulator.policy.migration_runs["v2"] = math.inf  # until stopped
+            return action  # armed in the deploy's own process
         fired = threading.Event()
 
         def hook(entered: str) -> None:
@@ -121,17 +105,11 @@ def armed_at(world: World) -> Iterator[Callable[[str, str], Arm]]:
 
         hooks.append(hook)
         deploy_command.phase_hooks.append(hook)
-        if fault in SIGNALS:
-            signals.install()
-        if fault in SIGNALS and phase == "migrate":
-            world.emulator.policy.migration_runs["v2"] = math.inf  # until stopped
         return action
 
     yield arm
     for hook in hooks:
         deploy_command.phase_hooks.remove(hook)
-    signal.signal(signal.SIGINT, saved[0])
-    signal.signal(signal.SIGTERM, saved[1])
 
 
 def settled(world: World) -> None:
@@ -174,11 +152,12 @@ def test_cell(world: World, armed_at: Callable[[str, str], Arm], phase: str, fau
     world.slack.accepted.clear()
     if phase == "rollback":
         world.stand_in.broken.add("v2")
-    armed = armed_at(phase, fault)
+    armed_at(phase, fault)
     try:
-        code, doc = deploy(world, "v2")
-        for thread in armed.threads:
-            thread.join(timeout=10)
+        if fault in SIGNALS:
+            code, doc = deploy_interrupted(phase, fault, "v2")
+        else:
+            code, doc = deploy(world, "v2")
         world.emulator.faults.clear()
         world.emulator.stale_reads(0)
         settled(world)
