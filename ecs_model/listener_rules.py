@@ -25,7 +25,6 @@ from typing import Any
 
 from ecs_model.traffic import Traffic
 
-NAME = "auto-pipe"
 TEST_HEADER = "X-Autopipe-Test-Traffic"
 
 
@@ -82,12 +81,12 @@ def forward(weights: dict[str, int]) -> dict[str, Any]:
 
 
 def create(
-    elbv2: Any, *, subnet: str, security_group: str, vpc: str, test_header_value: str
+    elbv2: Any, *, name: str, subnet: str, security_group: str, vpc: str, test_header_value: str
 ) -> dict[str, str]:
-    """The resources, as the stack creates them (infra/constructs/traffic_shift.py): initial
-    weights primary 1, alternate 0. Returns their ARNs."""
+    """The resources, as the stack creates them (infra/constructs/traffic_shift.py), named after
+    `name` (the project's): initial weights primary 1, alternate 0. Returns their ARNs."""
     balancer = elbv2.create_load_balancer(
-        Name=NAME, Subnets=[subnet], SecurityGroups=[security_group], Type="application"
+        Name=name, Subnets=[subnet], SecurityGroups=[security_group], Type="application"
     )["LoadBalancers"][0]["LoadBalancerArn"]
 
     def group(name: str) -> str:
@@ -97,7 +96,7 @@ def create(
         )  # fmt: skip
         return str(found["TargetGroups"][0]["TargetGroupArn"])
 
-    primary, alternate = group(f"{NAME}-blue"), group(f"{NAME}-green")
+    primary, alternate = group(f"{name}-blue"), group(f"{name}-green")
     initial = forward({primary: 1, alternate: 0})
     listener = elbv2.create_listener(
         LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[initial]

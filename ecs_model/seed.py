@@ -211,7 +211,7 @@ def blue_green_load_balancer(
             "alternateTargetGroupArn": resources["alternate"],
             "productionListenerRule": resources["production_rule"],
             "testListenerRule": resources["test_rule"],
-            "roleArn": f"arn:aws:iam::{account}:role/auto-pipe-ecs-infrastructure",
+            "roleArn": f"arn:aws:iam::{account}:role/{settings.project}-ecs-infrastructure",
         },
     }
 
@@ -226,6 +226,7 @@ def load_balancer(
     vpc = aws.client("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
     resources = listener_rules.create(
         aws.client("elbv2"),
+        name=settings.project,
         subnet=subnet,
         security_group=group,
         vpc=str(vpc),

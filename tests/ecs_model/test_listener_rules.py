@@ -20,7 +20,7 @@ def made(cloud: Cloud) -> Iterator[dict[str, str]]:
     listener_rules.reset()
     subnets = cloud.client("ec2").describe_subnets(SubnetIds=[cloud.subnet])["Subnets"]
     resources = listener_rules.create(
-        cloud.client("elbv2"), subnet=cloud.subnet, security_group=cloud.group,
+        cloud.client("elbv2"), name="model", subnet=cloud.subnet, security_group=cloud.group,
         vpc=subnets[0]["VpcId"], test_header_value="model0123456789",
     )  # fmt: skip
     rules = listener_rules.ListenerRules(
