@@ -89,9 +89,9 @@ def create(
         Name=name, Subnets=[subnet], SecurityGroups=[security_group], Type="application"
     )["LoadBalancers"][0]["LoadBalancerArn"]
 
-    def group(name: str) -> str:
+    def group(group_name: str) -> str:
         found = elbv2.create_target_group(
-            Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
+            Name=group_name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
             HealthCheckPath="/health",
         )  # fmt: skip
         return str(found["TargetGroups"][0]["TargetGroupArn"])
