@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from autopipe.aws import Aws
 from autopipe.cli import main
@@ -24,16 +25,21 @@ SIGNALS = {"ctrl_c": signal.SIGINT, "sigterm": signal.SIGTERM}
 MIGRATION_RUNS_WITHIN = 60.0  # seconds: generous on a loaded machine; the task starts in < 1 s
 
 
-def migration_running() -> bool:
+def migration_running() -> Callable[[], bool]:
+    """A poll for the one-off migration task being RUNNING (settings and client made once)."""
     settings = load_settings()
     ecs = Aws(region=settings.region).ecs()
-    arns = ecs.list_tasks(
-        cluster=settings.cluster, startedBy="autopipe-migrate", desiredStatus="RUNNING"
-    )["taskArns"]
-    if not arns:
-        return False
-    tasks = ecs.describe_tasks(cluster=settings.cluster, tasks=arns)["tasks"]
-    return any(t.get("lastStatus") == "RUNNING" for t in tasks)
+
+    def poll() -> bool:
+        arns = ecs.list_tasks(
+            cluster=settings.cluster, startedBy="autopipe-migrate", desiredStatus="RUNNING"
+        )["taskArns"]
+        if not arns:
+            return False
+        tasks = ecs.describe_tasks(cluster=settings.cluster, tasks=arns)["tasks"]
+        return any(t.get("lastStatus") == "RUNNING" for t in tasks)
+
+    return poll
 
 
 def arm(phase: str, signum: int) -> None:
@@ -43,7 +49,7 @@ def arm(phase: str, signum: int) -> None:
 
     def when_running() -> None:
         try:
-            wait_for(migration_running, "the migration task to run", MIGRATION_RUNS_WITHIN)
+            wait_for(migration_running(), "the migration task to run", MIGRATION_RUNS_WITHIN)
         except TimeoutError as exc:
             sys.stderr.write(f"signal_child: {exc}\n")
             sys.stderr.flush()
