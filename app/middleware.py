@@ -49,7 +49,8 @@ class RequestContextMiddleware:
             await send(message)
 
         token = request_id_var.set(request_id)
-        self.metrics.in_flight.inc()
+        metrics = self.metrics
+        metrics.in_flight += 1
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
@@ -61,10 +62,10 @@ class RequestContextMiddleware:
             response = problem_response(Request(scope), 500, "An unexpected error occurred.")
             await response(scope, receive, send_with_id)
         finally:
-            self.metrics.in_flight.dec()
+            metrics.in_flight -= 1
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             elapsed = time.perf_counter() - start
-            self.metrics.observe(scope["method"], route, status, elapsed)
+            metrics.observe(scope["method"], route, status, elapsed)
             self.access_log(
                 method=scope["method"],
                 path=scope["path"],
@@ -75,6 +76,8 @@ class RequestContextMiddleware:
                 # After ProxyHeadersMiddleware: the ALB's X-Forwarded-For, when it is trusted.
                 client=(scope.get("client") or ("",))[0],
                 **({"alb_trace_id": alb_trace_id} if alb_trace_id else {}),
+                # Others still in flight: written with the rest of this loop turn's lines.
+                hold=metrics.in_flight > 0,
             )
             request_id_var.reset(token)
 

@@ -1,4 +1,13 @@
-"""The asyncpg pool behind a fair gate, with a client-side bound on every database wait.
+"""A pool of asyncpg connections behind a fair gate, with a client-side bound on every
+database wait.
+
+The pool is ours, not asyncpg's: the gate already bounds how many connections are in use, so
+what is left is a stack of idle connections. asyncpg's pool costs a task (`asyncio.shield`), a
+timer and a proxy object on every release, on the hot path: about a tenth of a read's CPU
+(bench/README.md, "Performance"). Here taking and giving back a connection are list operations.
+A connection goes back only when it is open and outside a transaction; anything else is
+terminated, and the next caller opens a fresh one. Idle connections unused for IDLE_LIFETIME
+are closed, as asyncpg's `max_inactive_connection_lifetime` did.
 
 PostgreSQL's `statement_timeout` is enforced by the server: a server that has stopped answering
 (stalled, or behind a network black hole during a failover) enforces nothing, and a query would
@@ -9,7 +18,7 @@ at the operations in flight, and closes the socket of any that has outlived its 
 once with a connection error, answered 503, and the pool opens a fresh connection for the next
 caller. The hot path pays one clock read and a dict insert and delete.
 
-Below the watchdog, the kernel bounds each connection too (`tcp_options`, set once when a
+Below the watchdog, the kernel bounds each connection too (`set_tcp_options`, set once when a
 connection opens; values from `Settings.db_tcp_keepalive`): TCP keepalive finds an idle pooled
 connection whose server vanished, so it is closed before a request is handed it, and
 TCP_USER_TIMEOUT closes one whose sent data goes unacknowledged, even if the event loop is busy.
@@ -26,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -35,6 +44,7 @@ import structlog
 from app.config import TcpKeepalive
 from app.errors import DatabaseUnavailable
 
+IDLE_LIFETIME = 300.0  # seconds an idle connection is kept
 MARGIN = 0.5  # past the server's own timeout, so that normally the server's error comes first
 TICK = 0.1  # how often the watchdog looks: the bound is met to within this
 # Exceptions that may leave a connection mid-protocol. A server error (PostgresError) leaves it
@@ -44,31 +54,25 @@ _BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, asyncio
 log = structlog.get_logger("app.db")
 
 
-def tcp_options(
-    keepalive: TcpKeepalive,
-) -> Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]:
-    """The pool's `init` hook: keepalive and user timeout on each new connection's socket.
+def set_tcp_options(connection: asyncpg.Connection, keepalive: TcpKeepalive) -> None:
+    """Keepalive and user timeout on a new connection's socket.
 
     asyncpg takes neither libpq's `keepalives*` nor `tcp_user_timeout` (MagicStack/asyncpg#606),
     and `server_settings` would only set the server's side of the connection. The socket is the
     transport's, as asyncpg reaches it itself to set TCP_NODELAY; with TLS it is the one below.
     """
-    options = (
+    transport = connection._transport  # type: ignore[attr-defined]  # no public accessor
+    sock = transport.get_extra_info("socket")
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):  # a Unix-domain socket
+        return
+    for level, option, value in (
         (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
         (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive.idle),
         (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, keepalive.interval),
         (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, keepalive.count),
         (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, keepalive.user_timeout_ms),
-    )
-
-    async def init(connection: asyncpg.Connection) -> None:
-        transport = connection._transport  # type: ignore[attr-defined]  # no public accessor
-        sock = transport.get_extra_info("socket")
-        if sock.family in (socket.AF_INET, socket.AF_INET6):  # not a Unix-domain socket
-            for level, option, value in options:
-                sock.setsockopt(level, option, value)
-
-    return init
+    ):
+        sock.setsockopt(level, option, value)
 
 
 class Operation:
@@ -80,11 +84,11 @@ class Operation:
     wait fair and bounded.
     """
 
-    __slots__ = ("_acquired", "_pool", "deadline", "expired", "gave_up", "wait_deadline", "waiter")
+    __slots__ = ("_pool", "connection", "deadline", "expired", "gave_up", "wait_deadline", "waiter")
 
     def __init__(self, pool: BoundedPool) -> None:
         self._pool = pool
-        self._acquired: Any = None
+        self.connection: asyncpg.Connection | None = None
         self.deadline = 0.0
         self.expired = False
         self.wait_deadline = 0.0
@@ -105,19 +109,17 @@ class Operation:
             del pool.in_flight[self]
             raise
         try:
-            # The gate guarantees a free slot; opening a new connection is bounded by the
-            # pool's connect timeout (asyncpg wraps a timed acquire in a task of its own).
-            self._acquired = pool.pool.acquire()
-            connection: asyncpg.Connection = await self._acquired.__aenter__()
-            return connection
+            # The gate's slot is ours: an idle connection, or a new one (its own connect
+            # timeout bounds that).
+            connection = pool.take_idle() or await pool.connect()
         except (OSError, TimeoutError) as exc:
-            self._acquired = None
             self._leave()
             raise pool.unavailable(f"cannot connect: {type(exc).__name__}") from exc
         except BaseException:
-            self._acquired = None
             self._leave()
             raise
+        self.connection = connection
+        return connection
 
     async def __aexit__(self, *exc: object) -> None:
         # The gate's slot comes back whatever happens below: a slot lost here is lost for the
@@ -126,8 +128,10 @@ class Operation:
         try:
             if isinstance(error, _BROKEN):
                 self.terminate()
-            await self._acquired.__aexit__(*exc)
+            elif self.connection is not None:
+                self._pool.give_back(self.connection)
         finally:
+            self.connection = None
             self._leave()
         if self.expired and isinstance(error, asyncpg.InterfaceError | OSError):
             raise self._pool.unavailable("no answer within the statement timeout") from error
@@ -159,11 +163,8 @@ class Operation:
             self.waiter.cancel()
 
     def terminate(self) -> None:
-        # asyncpg may have taken the connection back already (a lost connection inside a
-        # transaction): then there is nothing left to terminate.
-        if self._acquired is not None and self._acquired.connection is not None:
-            with contextlib.suppress(asyncpg.InterfaceError):
-                self._acquired.connection.terminate()
+        if self.connection is not None:
+            self.connection.terminate()
 
     def _leave(self) -> None:
         self._pool.in_flight.pop(self, None)
@@ -173,14 +174,17 @@ class Operation:
 class BoundedPool:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
         *,
         size: int,
         acquire_timeout: float,
         statement_timeout: float,
         retry_after: int,
+        idle_lifetime: float = IDLE_LIFETIME,
     ) -> None:
-        self.pool = pool
+        self.connect = connect  # a new connection, bounded by its own connect timeout
+        self.idle: list[tuple[asyncpg.Connection, float]] = []  # (connection, idle since)
+        self.idle_lifetime = idle_lifetime
         self.acquire_timeout = acquire_timeout
         self.budget = statement_timeout + MARGIN
         self.retry_after = retry_after
@@ -194,6 +198,21 @@ class BoundedPool:
     def operation(self) -> Operation:
         return Operation(self)
 
+    def take_idle(self) -> asyncpg.Connection | None:
+        """The most recently used open connection (warm caches), or None."""
+        idle = self.idle
+        while idle:
+            connection, _ = idle.pop()
+            if not connection.is_closed():  # e.g. closed by TCP keepalive while idle
+                return connection
+        return None
+
+    def give_back(self, connection: asyncpg.Connection) -> None:
+        if connection.is_closed() or connection.is_in_transaction():
+            connection.terminate()  # a broken protocol, or a transaction nobody will end
+        else:
+            self.idle.append((connection, self.loop.time()))
+
     def unavailable(self, why: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(
             f"The database is unavailable ({why}); retry later.", retry_after=self.retry_after
@@ -203,6 +222,9 @@ class BoundedPool:
         while True:
             await asyncio.sleep(TICK)
             now = self.loop.time()
+            while self.idle and self.idle[0][1] + self.idle_lifetime <= now:  # oldest first
+                connection, _ = self.idle.pop(0)
+                self.loop.create_task(_close(connection))
             for operation in list(self.waiting):
                 if operation.wait_deadline > now:
                     break
@@ -217,10 +239,21 @@ class BoundedPool:
                 operation.terminate()
 
     async def close(self) -> None:
+        """After the server has drained: idle connections say goodbye (within 5 s), and any
+        still in use, stuck past the drain, are cut."""
         self._watchdog.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._watchdog
-        try:
-            await asyncio.wait_for(self.pool.close(), timeout=5)
-        except TimeoutError:
-            self.pool.terminate()
+        idle = [connection for connection, _ in self.idle]
+        self.idle.clear()
+        await asyncio.gather(*(_close(connection) for connection in idle))
+        for operation in list(self.in_flight):
+            operation.terminate()
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    """A graceful close (PostgreSQL sees the session end), cut when it takes longer than 5 s."""
+    try:
+        await connection.close(timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        connection.terminate()

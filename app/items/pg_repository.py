@@ -17,7 +17,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.config import Settings
 from app.items import queries
-from app.items.pg_pool import BoundedPool, tcp_options
+from app.items.pg_pool import BoundedPool, set_tcp_options
 from app.items.store import Item, missing_or_stale
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
@@ -52,11 +52,6 @@ def _delete(conditional: bool) -> Compiled:
     return Compiled(queries.delete(conditional=conditional, postgres=True))
 
 
-async def _keep_session(_connection: asyncpg.Connection) -> None:
-    """No reset on release: we never change session state (no SET, LISTEN or advisory locks),
-    so asyncpg's default reset would be one more round trip per request for nothing."""
-
-
 class AsyncpgItems:
     def __init__(self, pool: BoundedPool) -> None:
         self.pool = pool
@@ -65,23 +60,26 @@ class AsyncpgItems:
     @classmethod
     async def connect(cls, settings: Settings, url: str) -> AsyncpgItems:
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=0,  # start even when the database is down; /ready tells the truth
-            max_size=settings.db_pool_size,
-            timeout=settings.db_connect_timeout,
-            max_inactive_connection_lifetime=300,
-            # The statement timeout is enforced by the server (57014 → 503), and on the client
-            # side by the pool's watchdog (app/items/pg_pool.py), for a server that is stalled.
-            server_settings={
-                "application_name": "auto-pipe",
-                "statement_timeout": str(int(settings.db_statement_timeout * 1000)),
-            },
-            reset=_keep_session,
-            init=tcp_options(settings.db_tcp_keepalive),
-        )
+        server_settings = {
+            "application_name": "auto-pipe",
+            # Enforced by the server (57014 → 503), and on the client side by the pool's
+            # watchdog (app/items/pg_pool.py), for a server that is stalled.
+            "statement_timeout": str(int(settings.db_statement_timeout * 1000)),
+        }
+
+        async def connect() -> asyncpg.Connection:
+            connection = await asyncpg.connect(
+                dsn, timeout=settings.db_connect_timeout, server_settings=server_settings
+            )
+            try:
+                set_tcp_options(connection, settings.db_tcp_keepalive)
+            except BaseException:
+                connection.terminate()
+                raise
+            return connection
+
         bounded = BoundedPool(
-            pool,
+            connect,
             size=settings.db_pool_size,
             acquire_timeout=settings.db_pool_timeout,
             statement_timeout=settings.db_statement_timeout,

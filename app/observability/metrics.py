@@ -28,11 +28,13 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
+        # A plain count the middleware keeps (one event loop, no lock), read at scrape time.
+        self.in_flight = 0
+        Gauge(
             "http_requests_in_flight",
             "Requests being served right now.",
             registry=self.registry,
-        )
+        ).set_function(lambda: self.in_flight)
 
         # Labelled children, cached: `labels()` costs more than the increment itself.
         self._counters: dict[tuple[str, str, int], Any] = {}

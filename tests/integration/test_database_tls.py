@@ -125,8 +125,9 @@ async def _session_is_encrypted(url: str) -> bool:
     store = await open_store(Settings(database_url=url))
     try:
         await store.ping()
-        pool = store.pool.pool  # type: ignore[attr-defined]  # asyncpg's, inside the bounded one
-        return bool(await pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
+        async with store.pool.operation() as connection:  # type: ignore[attr-defined]
+            query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+            return bool(await connection.fetchval(query))
     finally:
         await store.close()
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 
 import httpx
 import pytest
+import structlog
+from starlette.types import Message
 
 from app.main import create_app
-from app.observability.logging import AccessLog
+from app.observability.logging import AccessLog, configure_logging
 from tests.conftest import AUTH, make_settings, running
 
 pytestmark = pytest.mark.asyncio
@@ -111,3 +115,78 @@ async def test_the_albs_trace_id_is_on_the_access_line_when_well_formed(
         await client.get("/health", headers={"X-Amzn-Trace-Id": header})
         (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"request"' in x]
     assert line.get("alb_trace_id") == logged
+
+
+async def test_held_access_lines_come_out_at_the_next_turn_in_the_order_logged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Lines of requests that end while others are in flight wait for the loop's next turn;
+    a line from any other logger first writes what is held, so nothing changes places."""
+    configure_logging("INFO", json=True)
+    access = AccessLog("INFO", json=True)
+
+    def request(path: str) -> None:
+        access(method="GET", path=path, route=path, status=200, duration_ms=1.0, hold=True)
+
+    request("/a")
+    request("/b")
+    assert capsys.readouterr().out == ""  # held
+    structlog.get_logger("app.test").warning("ours")
+    request("/c")
+    logging.getLogger("uvicorn.error").warning("stdlib")
+    request("/d")
+    await asyncio.sleep(0)  # one turn of the loop
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("path", line["event"]) for line in lines] == [
+        "/a", "/b", "ours", "/c", "stdlib", "/d"
+    ]  # fmt: skip
+
+
+async def test_every_request_of_a_burst_has_its_access_line_when_the_last_one_ends(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(make_settings(database_url=database_url, log_level="INFO"))
+    async with running(app) as client:
+        created = await client.post("/items", json={"name": "burst"}, headers=AUTH)
+        capsys.readouterr()
+        ids = [f"burst-{n}" for n in range(20)]
+        responses = await asyncio.gather(
+            *(
+                client.get(f"/items/{created.json()['id']}", headers={"X-Request-ID": rid})
+                for rid in ids
+            )
+        )
+        assert {r.status_code for r in responses} == {200}
+        # No turn of the loop in between: the request that ends last writes what is held.
+        out = capsys.readouterr().out
+    logged = [json.loads(x)["request_id"] for x in out.splitlines() if '"request"' in x]
+    assert sorted(logged) == sorted(ids)
+
+
+async def test_a_request_that_ends_with_none_in_flight_is_written_at_once(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held lines are for busy moments: a request that ends alone is on stdout before the
+    server's next turn (called here as the server calls it, with no turn in between)."""
+    app = create_app(make_settings(database_url=database_url, log_level="INFO"))
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/health", "raw_path": b"/health", "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"test")], "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    async with running(app):
+        capsys.readouterr()
+        await app(scope, receive, send)
+        out = capsys.readouterr().out
+    assert sent[0]["status"] == 200
+    (line,) = [json.loads(x) for x in out.splitlines() if '"request"' in x]
+    assert line["path"] == "/health"
