@@ -3,8 +3,9 @@ database wait.
 
 The pool is ours, not asyncpg's: the gate already bounds how many connections are in use, so
 what is left is a stack of idle connections. asyncpg's pool costs a task (`asyncio.shield`), a
-timer and a proxy object on every release, on the hot path: about a tenth of a read's CPU
-(bench/README.md, "Performance"). Here taking and giving back a connection are list operations.
+timer and a proxy object on every release, on the hot path (with it the read path ran at 0.52
+times the bare endpoint, without it 0.73: README.md, "Performance"). Here taking and giving
+back a connection are list operations.
 A connection goes back only when it is open and outside a transaction; anything else is
 terminated, and the next caller opens a fresh one. Idle connections unused for IDLE_LIFETIME
 are closed, as asyncpg's `max_inactive_connection_lifetime` did.
@@ -78,10 +79,10 @@ def set_tcp_options(connection: asyncpg.Connection, keepalive: TcpKeepalive) -> 
 class Operation:
     """One use of a pooled connection, handed out first come, first served.
 
-    asyncpg's pool queue lets a newcomer take a connection that was just released for a
-    waiter, so under load some requests wait many times longer than others (p99 in the
-    hundreds of ms at 64 connections on a pool of 10). A FIFO semaphore in front keeps the
-    wait fair and bounded.
+    A queue that lets a newcomer take a connection just released for a waiter (asyncpg's
+    does) makes some requests wait many times longer than others under load (p99 in the
+    hundreds of ms at 64 connections on a pool of 10). The FIFO semaphore keeps the wait fair
+    and bounded.
     """
 
     __slots__ = ("_pool", "connection", "deadline", "expired", "gave_up", "wait_deadline", "waiter")
@@ -255,5 +256,5 @@ async def _close(connection: asyncpg.Connection) -> None:
     """A graceful close (PostgreSQL sees the session end), cut when it takes longer than 5 s."""
     try:
         await connection.close(timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        connection.terminate()
+    except (OSError, TimeoutError, asyncpg.PostgresError, *_BROKEN):
+        connection.terminate()  # asyncpg has aborted it already; this makes sure
