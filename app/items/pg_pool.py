@@ -194,6 +194,9 @@ class BoundedPool:
         # Insertion-ordered: the oldest operations come first, so the watchdog stops early.
         self.in_flight: dict[Operation, None] = {}
         self.waiting: dict[Operation, None] = {}  # at the gate, also oldest first
+        # Graceful closes of expired idle connections: the loop keeps only a weak reference
+        # to a task (asyncio docs, "Creating Tasks"), so the pool keeps them until they end.
+        self.closing: set[asyncio.Task[None]] = set()
         self._watchdog = asyncio.create_task(self._watch(), name="db-watchdog")
 
     def operation(self) -> Operation:
@@ -225,7 +228,9 @@ class BoundedPool:
             now = self.loop.time()
             while self.idle and self.idle[0][1] + self.idle_lifetime <= now:  # oldest first
                 connection, _ = self.idle.pop(0)
-                self.loop.create_task(_close(connection))
+                task = self.loop.create_task(_close(connection))
+                self.closing.add(task)
+                task.add_done_callback(self.closing.discard)
             for operation in list(self.waiting):
                 if operation.wait_deadline > now:
                     break
@@ -247,7 +252,7 @@ class BoundedPool:
             await self._watchdog
         idle = [connection for connection, _ in self.idle]
         self.idle.clear()
-        await asyncio.gather(*(_close(connection) for connection in idle))
+        await asyncio.gather(*(_close(connection) for connection in idle), *self.closing)
         for operation in list(self.in_flight):
             operation.terminate()
 

@@ -95,6 +95,7 @@ async def test_idle_connections_are_closed_after_their_lifetime(
     assert sessions(pg_server) == set(pids)
     await async_wait_for(lambda: not sessions(pg_server), "idle sessions closed", limit=10)
     assert store.pool.idle == []
+    await async_wait_for(lambda: not store.pool.closing, "the closing tasks ended and were let go")
     assert await backend_pid(store) not in pids  # and the pool opens a new one when asked
 
 
