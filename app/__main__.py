@@ -40,8 +40,9 @@ def main() -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         timeout_keep_alive=settings.keep_alive_timeout,
-        http=BoundedHttpToolsProtocol,  # httptools with head-size and head-time limits
-        limit_concurrency=settings.max_connections,
+        # httptools with head-size, head-time and connection limits (MAX_CONNECTIONS is
+        # counted there, so that the answer past it is problem+json, not uvicorn's text/plain).
+        http=BoundedHttpToolsProtocol,
         server_header=False,
     )
     return 0

@@ -102,7 +102,8 @@ def _incoming_ids(scope: Scope) -> tuple[str | None, str | None]:
 
 class BodyLimitMiddleware:
     """413 for bodies over `max_bytes`, whether announced by Content-Length or streamed; then
-    strict JSON (app/http_rules.py): 415 for anything but UTF-8, 422 for duplicate names.
+    strict JSON (app/http_rules.py): 415 for a body that is not JSON or not UTF-8, 422 for
+    duplicate names.
 
     Not FastAPI's `max_body_size`: its early rejection (on Content-Length) answers text/plain,
     and every error here must be problem+json.
@@ -137,8 +138,10 @@ class BodyLimitMiddleware:
                 break
         body = b"".join(chunks)
         content_type = _header(scope, b"content-type")
-        if body and is_json(content_type):
+        if body:
             try:
+                if not is_json(content_type):
+                    raise JsonBodyError(415, "The body must be application/json.")
                 check_json_body(content_type, body)
             except JsonBodyError as exc:
                 errors = [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]

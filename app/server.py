@@ -12,20 +12,63 @@ slowest. So the service keeps httptools and adds the limits here, through uvicor
     a request head (request line + headers) over MAX_HEAD_BYTES   431, connection closed
     a request head not complete HEADER_READ_TIMEOUT s after it began   connection closed
     a new connection that sends nothing for KEEP_ALIVE_TIMEOUT s       connection closed
-    more than MAX_CONNECTIONS connections or requests at once          503 (uvicorn)
+    MAX_CONNECTIONS connections or requests at once, and another comes 503 + Retry-After
+
+Both refusals are problem+json with a request id and a warning log line, like the app's own
+errors: the server's are not uvicorn's (its 503 past `limit_concurrency` is text/plain, with no
+Retry-After), so the limit is counted here, with uvicorn's rule, not by uvicorn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
+import orjson
+import structlog
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
 
+log = structlog.get_logger("app.server")
+
 # The ALB's own limit for all the headers of a request (app/http_rules.py), plus a request line.
 MAX_HEAD_BYTES = 64 * 1024 + 8 * 1024
+
+
+def _problem(status: int, title: str, detail: str, **fields: str) -> tuple[bytes, str]:
+    """A problem+json body and the request id it carries."""
+    request_id = secrets.token_hex(16)
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return orjson.dumps({**body, **fields, "request_id": request_id}), request_id
+
+
+class Busy:
+    """The app in place of the service's while MAX_CONNECTIONS are taken."""
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        self.limit = limit
+        self.retry_after = str(retry_after).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        detail = f"The service is at its limit of {self.limit} connections; retry later."
+        body, request_id = _problem(503, "Service Unavailable", detail, instance=path)
+        log.warning("connection_limit_reached", limit=self.limit, path=path, request_id=request_id)
+        await send({
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", self.retry_after),
+                (b"x-request-id", request_id.encode()),
+                (b"connection", b"close"),
+            ],
+        })  # fmt: skip
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -33,7 +76,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         # From the settings, not from app.__main__: uvicorn's worker processes import this
         # class afresh.
-        self.header_read_timeout = get_settings().header_read_timeout
+        settings = get_settings()
+        self.header_read_timeout = settings.header_read_timeout
+        self.max_connections = settings.max_connections
+        self.busy = Busy(limit=settings.max_connections, retry_after=settings.retry_after_seconds)
         self._in_head = False
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
@@ -63,7 +109,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._end_head()
-        super().on_headers_complete()
+        # uvicorn's own rule for `limit_concurrency`: this connection included, or the
+        # requests in progress.
+        if len(self.connections) >= self.max_connections or len(self.tasks) >= self.max_connections:
+            app, self.app = self.app, self.busy
+            try:
+                super().on_headers_complete()  # takes self.app for this one request
+            finally:
+                self.app = app
+        else:
+            super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_head()
@@ -82,11 +137,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         self._end_head()
-        body = b'{"type":"about:blank","title":"Request Header Fields Too Large","status":431}'
+        detail = f"The request head is larger than {MAX_HEAD_BYTES} bytes."
+        body, request_id = _problem(431, "Request Header Fields Too Large", detail)
+        log.warning("request_head_too_large", limit=MAX_HEAD_BYTES, request_id=request_id)
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: application/problem+json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"x-request-id: " + request_id.encode() + b"\r\n"
             b"connection: close\r\n\r\n" + body
         )
         self.transport.close()

@@ -82,7 +82,7 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong API key", **_problem},
     412: {"description": "If-Match does not match the current ETag", **_problem},
     413: {"description": "Body too large", **_problem},
-    415: {"description": "A JSON body that is not UTF-8", **_problem},
+    415: {"description": "A body that is not JSON, or JSON that is not UTF-8", **_problem},
 }
 
 

@@ -5,6 +5,7 @@ a bounded number of connections with a defined answer past it, one Host, HEAD wi
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -82,9 +83,33 @@ def test_a_huge_header_is_refused_early_and_stalls_nobody(server: LiveServer) ->
     sender.join(timeout=60)
     assert not sender.is_alive()
     assert answers[0].startswith(b"HTTP/1.1 431 "), answers[0][:100]
-    assert b"application/problem+json" in answers[0]
+    head, _, body = answers[0].partition(b"\r\n\r\n")
+    assert b"\r\ncontent-type: application/problem+json\r\n" in head
+    problem = json.loads(body)
+    assert problem["status"] == 431
+    assert "larger than" in problem["detail"]
+    assert f"x-request-id: {problem['request_id']}".encode() in head
     assert sent[0] < 8 * 1024 * 1024, "the server kept reading long past the limit"
     assert meanwhile < 1.0, f"/health took {meanwhile:.2f} s while a huge header arrived"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(b"X-Long: " + b"c" * (16 * 1024) + b"\r\n", id="a-line-over-16-KiB"),
+        pytest.param(
+            b"".join(b"X-H%d: %s\r\n" % (i, b"d" * 8000) for i in range(9)), id="over-64-KiB"
+        ),
+    ],
+)
+def test_headers_past_the_albs_limits_are_431(server: LiveServer, headers: bytes) -> None:
+    answer = _exchange(
+        server, b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + headers + b"\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\ncontent-type: application/problem+json\r\n" in head.lower()
+    assert json.loads(body)["status"] == 431
 
 
 def test_a_head_just_under_the_limit_is_served(server: LiveServer) -> None:
@@ -151,6 +176,13 @@ def test_past_max_connections_the_answer_is_503(server: LiveServer) -> None:
             if answer.startswith(b"HTTP/1.1 503 ") or time.monotonic() > deadline:
                 break
         assert answer.startswith(b"HTTP/1.1 503 "), answer[:100]
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"\r\ncontent-type: application/problem+json\r\n" in head.lower()
+        assert b"\r\nretry-after: 5\r\n" in head.lower()
+        problem = json.loads(body)
+        assert problem["status"] == 503
+        assert problem["instance"] == "/health"
+        assert f"x-request-id: {problem['request_id']}".encode() in head.lower()
     finally:
         for sock in held:
             sock.close()

@@ -136,6 +136,7 @@ async def test_a_stalled_database_bounds_every_request(outage_pg: PostgresServer
             while not await _whole_pool_serves(client, outage_pg):
                 assert time.monotonic() - resumed < RECOVERY, "pool not whole 5 s after resume"
             recovered = time.monotonic() - resumed
+            assert recovered <= RECOVERY, f"pool whole only {recovered:.2f} s after resume"
         lines = server.json_lines()
         errors = [line for line in lines if line.get("level") == "error"]
         expired = [line for line in lines if line.get("event") == "database_wait_expired"]

@@ -58,6 +58,24 @@ async def test_only_utf8_json_is_read(
     assert await _listing(client) == []
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        pytest.param("text/plain", b'{"name": "x"}', id="text-plain"),
+        pytest.param("application/x-www-form-urlencoded", b"name=x", id="form"),
+        pytest.param("application/xml", b"<item><name>x</name></item>", id="xml"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_415(
+    client: httpx.AsyncClient, content_type: str, body: bytes
+) -> None:
+    response = await client.post(
+        "/items", content=body, headers={**AUTH, "Content-Type": content_type}
+    )
+    assert "application/json" in _problem(response, 415)["detail"]
+    assert await _listing(client) == []
+
+
 @pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"'])
 async def test_a_utf8_charset_is_fine(client: httpx.AsyncClient, charset: str) -> None:
     headers = {**AUTH, "Content-Type": f"application/json; charset={charset}"}

@@ -51,6 +51,15 @@ UNSAFE = {
     "require-concurrent-index-creation": "CREATE INDEX ix_items_name ON items (name);",
     "renaming-column": "ALTER TABLE items RENAME COLUMN name TO title;",
     "ban-drop-column": "ALTER TABLE items DROP COLUMN description;",
+    "ban-drop-not-null": "ALTER TABLE items ALTER COLUMN name DROP NOT NULL;",
+    "renaming-table": "ALTER TABLE items RENAME TO products;",
+    "ban-drop-table": "DROP TABLE items;",
+    "adding-not-nullable-field": "ALTER TABLE items ALTER COLUMN description SET NOT NULL;",
+    "changing-column-type": "ALTER TABLE items ALTER COLUMN name TYPE varchar(200);",
+    "adding-foreign-key-constraint": (
+        "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (version) "
+        "REFERENCES owners (id);"
+    ),
 }
 
 
@@ -61,3 +70,29 @@ def test_an_unsafe_operation_on_a_live_table_fails(tmp_path: Path, rule: str) ->
     done = _squawk(migration)
     assert done.returncode != 0
     assert rule in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("rule", "prelude"),
+    [
+        ("require-lock-timeout", "SET LOCAL statement_timeout = '30s';"),
+        ("require-statement-timeout", "SET LOCAL lock_timeout = '5s';"),
+    ],
+)
+def test_a_lock_taken_without_a_bound_fails(tmp_path: Path, rule: str, prelude: str) -> None:
+    migration = tmp_path / "0099.sql"
+    migration.write_text(f"BEGIN;\n{prelude}\nALTER TABLE items ADD COLUMN sku text;\nCOMMIT;\n")
+    done = _squawk(migration)
+    assert done.returncode != 0
+    assert rule in done.stdout
+
+
+def test_a_bounded_expand_step_passes(tmp_path: Path) -> None:
+    """The other side of the cases above: what docs/migrations.md calls safe is not refused."""
+    migration = tmp_path / "0099.sql"
+    migration.write_text(
+        "BEGIN;\nSET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '30s';\n"
+        "ALTER TABLE items ADD COLUMN title text;\nCOMMIT;\n"
+    )
+    done = _squawk(migration)
+    assert done.returncode == 0, done.stdout
