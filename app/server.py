@@ -1,22 +1,22 @@
 """uvicorn's httptools protocol with the limits it lacks: a bound on the bytes of a request head
 and a deadline for reading it, and a silent new connection closed like an idle one.
 
-Measured side by side (bench/README.md, "Choosing the server"): uvicorn with httptools is the
-fastest candidate on the read path here, but on its own it accepts a 64 MiB header (blocking the
-event loop for seconds) and keeps connections that send nothing, or a byte a second, forever.
-h11 bounds only heads that arrive in pieces; Granian bounds the head and its read time but caps
-that time at 60 s, which is also its idle timeout, no longer than the ALB's; Hypercorn was the
-slowest. So the service keeps httptools and adds the limits here, through uvicorn's documented
-`http` protocol class option.
+Measured side by side (bench/README.md, "Choosing the server"): uvicorn with httptools is among
+the fastest candidates on the read path here (with Granian), but on its own it accepts a 64 MiB
+header (blocking the event loop for seconds) and keeps connections that send nothing, or a byte a
+second, forever. h11 bounds only heads that arrive in pieces and is slower; Granian bounds the
+head and its read time but caps that time at 60 s, which is also its idle timeout, no longer than
+the ALB's; Hypercorn was the slowest. So the service keeps httptools and adds the limits here,
+through uvicorn's documented `http` protocol class option.
 
     a request head (request line + headers) over MAX_HEAD_BYTES   431, connection closed
     a request head not complete HEADER_READ_TIMEOUT s after it began   connection closed
     a new connection that sends nothing for KEEP_ALIVE_TIMEOUT s       connection closed
-    MAX_CONNECTIONS connections or requests at once, and another comes 503 + Retry-After
+    a connection, or a request, past MAX_CONNECTIONS at once           503 + Retry-After
 
 Both refusals are problem+json with a request id and a warning log line, like the app's own
 errors: the server's are not uvicorn's (its 503 past `limit_concurrency` is text/plain, with no
-Retry-After), so the limit is counted here, with uvicorn's rule, not by uvicorn.
+Retry-After), so the limit is counted here, not by uvicorn.
 """
 
 from __future__ import annotations
@@ -109,9 +109,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._end_head()
-        # uvicorn's own rule for `limit_concurrency`: this connection included, or the
-        # requests in progress.
-        if len(self.connections) >= self.max_connections or len(self.tasks) >= self.max_connections:
+        # Past the limit: this connection is one more than MAX_CONNECTIONS, or MAX_CONNECTIONS
+        # requests are already in progress (uvicorn's `limit_concurrency` refuses one sooner:
+        # it counts this connection against the limit).
+        if len(self.connections) > self.max_connections or len(self.tasks) >= self.max_connections:
             app, self.app = self.app, self.busy
             try:
                 super().on_headers_complete()  # takes self.app for this one request
