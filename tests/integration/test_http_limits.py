@@ -25,19 +25,23 @@ MAX_CONNECTIONS = 8
 SLACK = 3.0  # a loaded machine's scheduling delay on top of a timeout
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def _serve(tmp_path_factory: pytest.TempPathFactory, keep_alive: float) -> Iterator[LiveServer]:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('limits') / 'app.db'}"
     migrate(url)
     live = LiveServer({
         "DATABASE_URL": url, "API_KEYS": API_KEY, "LOG_LEVEL": "WARNING",
-        "HEADER_READ_TIMEOUT": str(HEADER_READ_TIMEOUT), "KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE),
+        "HEADER_READ_TIMEOUT": str(HEADER_READ_TIMEOUT), "KEEP_ALIVE_TIMEOUT": str(keep_alive),
         "MAX_CONNECTIONS": str(MAX_CONNECTIONS),
     })  # fmt: skip
     try:
         yield live.start(timeout=60)  # a busy machine can take long to import the app
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from _serve(tmp_path_factory, KEEP_ALIVE)
 
 
 def _connect(server: LiveServer) -> socket.socket:
@@ -165,17 +169,8 @@ def test_an_idle_kept_alive_connection_is_closed(server: LiveServer) -> None:
 
 @pytest.fixture(scope="module")
 def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server that keeps silent connections for a minute, so that held ones stay held."""
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('patient') / 'app.db'}"
-    migrate(url)
-    live = LiveServer({
-        "DATABASE_URL": url, "API_KEYS": API_KEY, "LOG_LEVEL": "WARNING",
-        "KEEP_ALIVE_TIMEOUT": "60", "MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-    })  # fmt: skip
-    try:
-        yield live.start(timeout=60)
-    finally:
-        live.stop()
+    """A server that keeps idle connections for a minute, so that held ones stay held."""
+    yield from _serve(tmp_path_factory, 60)
 
 
 def test_past_max_connections_the_answer_is_503(patient: LiveServer) -> None:
