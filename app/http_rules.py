@@ -82,7 +82,7 @@ def _header_problem(scope: Scope) -> tuple[int, str] | None:
 
 
 class JsonBodyError(ValueError):
-    """The body is JSON this service will not read; `status` is 415 or 422."""
+    """A body this service will not read; `status` is 415 or 422."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -100,9 +100,11 @@ def is_json(content_type: str | None) -> bool:
 
 
 def check_json_body(content_type: str | None, body: bytes) -> None:
-    """Raise JsonBodyError for a charset other than UTF-8, bytes that are not UTF-8 (a BOM
-    included), duplicate names, or NaN/Infinity (not JSON). Syntax errors are left to the
-    framework's own 422."""
+    """Raise JsonBodyError for a media type that is not JSON, a charset other than UTF-8, bytes
+    that are not UTF-8 (a BOM included), duplicate names, or NaN/Infinity (not JSON). Syntax
+    errors are left to the framework's own 422."""
+    if not is_json(content_type):
+        raise JsonBodyError(415, "The body must be application/json.")
     for param in (content_type or "").split(";")[1:]:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":

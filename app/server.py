@@ -25,12 +25,12 @@ import asyncio
 import secrets
 from typing import Any
 
-import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
+from app.errors import problem_response
 
 log = structlog.get_logger("app.server")
 
@@ -38,37 +38,29 @@ log = structlog.get_logger("app.server")
 MAX_HEAD_BYTES = 64 * 1024 + 8 * 1024
 
 
-def _problem(status: int, title: str, detail: str, **fields: str) -> tuple[bytes, str]:
-    """A problem+json body and the request id it carries."""
-    request_id = secrets.token_hex(16)
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return orjson.dumps({**body, **fields, "request_id": request_id}), request_id
-
-
 class Busy:
     """The app in place of the service's while MAX_CONNECTIONS are taken."""
 
     def __init__(self, *, limit: int, retry_after: int) -> None:
         self.limit = limit
-        self.retry_after = str(retry_after).encode()
+        self.retry_after = str(retry_after)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        detail = f"The service is at its limit of {self.limit} connections; retry later."
-        body, request_id = _problem(503, "Service Unavailable", detail, instance=path)
+        request_id = secrets.token_hex(16)
         log.warning("connection_limit_reached", limit=self.limit, path=path, request_id=request_id)
-        await send({
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", self.retry_after),
-                (b"x-request-id", request_id.encode()),
-                (b"connection", b"close"),
-            ],
-        })  # fmt: skip
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        response = problem_response(
+            None,
+            503,
+            f"The service is at its limit of {self.limit} connections; retry later.",
+            headers={
+                "Retry-After": self.retry_after,
+                "X-Request-ID": request_id,
+                "Connection": "close",
+            },
+            extra={"instance": path, "request_id": request_id},
+        )
+        await response(scope, receive, send)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -138,8 +130,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         self._end_head()
+        request_id = secrets.token_hex(16)
         detail = f"The request head is larger than {MAX_HEAD_BYTES} bytes."
-        body, request_id = _problem(431, "Request Header Fields Too Large", detail)
+        body = problem_response(None, 431, detail, extra={"request_id": request_id}).body
         log.warning("request_head_too_large", limit=MAX_HEAD_BYTES, request_id=request_id)
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"

@@ -63,11 +63,16 @@ UNSAFE = {
 }
 
 
+def _squawk_migration(tmp_path: Path, *statements: str) -> subprocess.CompletedProcess[str]:
+    """squawk over one migration's SQL, in the transaction Alembic's offline SQL puts it in."""
+    migration = tmp_path / "0099.sql"
+    migration.write_text("\n".join(["BEGIN;", *statements, "COMMIT;"]) + "\n")
+    return _squawk(migration)
+
+
 @pytest.mark.parametrize("rule", sorted(UNSAFE))
 def test_an_unsafe_operation_on_a_live_table_fails(tmp_path: Path, rule: str) -> None:
-    migration = tmp_path / "0099.sql"
-    migration.write_text(f"BEGIN;\nSET LOCAL lock_timeout = '5s';\n{UNSAFE[rule]}\nCOMMIT;\n")
-    done = _squawk(migration)
+    done = _squawk_migration(tmp_path, "SET LOCAL lock_timeout = '5s';", UNSAFE[rule])
     assert done.returncode != 0
     assert rule in done.stdout
 
@@ -80,19 +85,17 @@ def test_an_unsafe_operation_on_a_live_table_fails(tmp_path: Path, rule: str) ->
     ],
 )
 def test_a_lock_taken_without_a_bound_fails(tmp_path: Path, rule: str, prelude: str) -> None:
-    migration = tmp_path / "0099.sql"
-    migration.write_text(f"BEGIN;\n{prelude}\nALTER TABLE items ADD COLUMN sku text;\nCOMMIT;\n")
-    done = _squawk(migration)
+    done = _squawk_migration(tmp_path, prelude, "ALTER TABLE items ADD COLUMN sku text;")
     assert done.returncode != 0
     assert rule in done.stdout
 
 
 def test_a_bounded_expand_step_passes(tmp_path: Path) -> None:
     """The other side of the cases above: what docs/migrations.md calls safe is not refused."""
-    migration = tmp_path / "0099.sql"
-    migration.write_text(
-        "BEGIN;\nSET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '30s';\n"
-        "ALTER TABLE items ADD COLUMN title text;\nCOMMIT;\n"
+    done = _squawk_migration(
+        tmp_path,
+        "SET LOCAL lock_timeout = '5s';",
+        "SET LOCAL statement_timeout = '30s';",
+        "ALTER TABLE items ADD COLUMN title text;",
     )
-    done = _squawk(migration)
     assert done.returncode == 0, done.stdout
